@@ -1,0 +1,45 @@
+// Checkpoints: model + optimiser + config + iteration + generator state + format version,
+// written atomically and checked on load.
+#pragma once
+
+#include <string>
+
+#include <torch/optim/optimizer.h>
+
+#include "nca/config.h"
+#include "nca/model.h"
+
+namespace nca {
+
+inline constexpr int64_t kCheckpointFormat = 1;
+inline constexpr const char* kCheckpointMagic = "nca-checkpoint";
+
+struct CheckpointInfo {
+  int64_t format = kCheckpointFormat;
+  int64_t iteration = 0;      // training iterations completed
+  ModelConfig model;          // what the weights belong to
+  std::string train_config;   // the resolved TrainConfig as TOML (informational)
+};
+
+// Writes model (+ optimiser and generator state when given) atomically to `path`.
+void save_checkpoint(const std::string& path, const NCAModel& model, const CheckpointInfo& info,
+                     const torch::optim::Optimizer* optimizer = nullptr,
+                     const at::Generator* gen = nullptr);
+
+// Reads and checks the header: magic, format version, model config. Throws std::runtime_error
+// ("cannot load model 'x': ...") for a missing, corrupt, truncated or foreign file.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// A model built from the checkpoint's own config, weights loaded, on the CPU.
+NCAModel load_model(const std::string& path, CheckpointInfo* info = nullptr);
+
+// Restores weights into `model` (whose config must equal the checkpoint's), and the optimiser
+// and generator state when given and present.
+CheckpointInfo load_checkpoint(const std::string& path, NCAModel& model,
+                               torch::optim::Optimizer* optimizer = nullptr,
+                               at::Generator* gen = nullptr);
+
+// A model path from what the user typed: a run directory means its model.pt.
+std::string resolve_model_path(const std::string& model_or_run_dir);
+
+}  // namespace nca

@@ -1,0 +1,64 @@
+// Training: one iteration = sample -> rollout -> loss -> backward -> normalise -> step
+// (DESIGN §2). The trainer returns data; the caller decides how to show it.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <torch/optim/adam.h>
+
+#include "nca/config.h"
+#include "nca/model.h"
+#include "nca/pool.h"
+
+namespace nca {
+
+struct IterationStats {
+  int64_t iteration = 0;  // 0-based index of the iteration just run
+  double loss = 0;        // batch mean of the per-sample losses after the rollout
+  double log10_loss = 0;  // log10(loss)
+  int steps = 0;          // rollout length of this iteration
+  double lr = 0;          // learning rate used for this iteration's step
+  double seconds = 0;     // wall time of the iteration
+};
+
+class Trainer {
+ public:
+  // `target`: 4 x grid x grid (see load_target). The model and target live on `device`; the pool
+  // and the random generator on the CPU.
+  Trainer(const TrainConfig& cfg, const at::Tensor& target, const torch::Device& device);
+
+  // Runs the next iteration.
+  IterationStats step();
+
+  int64_t iteration() const { return iteration_; }  // iterations completed
+  const TrainConfig& config() const { return cfg_; }
+  NCAModel& model() { return model_; }
+  torch::optim::Adam& optimizer() { return *optimizer_; }
+  at::Generator& generator() { return gen_; }
+  SamplePool* pool() { return pool_ ? pool_.get() : nullptr; }
+  const at::Tensor& target() const { return target_; }
+  // The last batch before and after its rollout (N x C x H x W, CPU), for pictures.
+  const at::Tensor& last_batch_before() const { return last_before_; }
+  const at::Tensor& last_batch_after() const { return last_after_; }
+
+  // Checkpoint: model + optimiser + config + iteration + generator state (+ pool.pt beside it).
+  void save(const std::string& model_path, const std::string& pool_path = "") const;
+  // Restores what save() wrote; the pool only when pool_path names an existing file.
+  // Throws std::runtime_error when the files are corrupt or do not fit this config.
+  void load(const std::string& model_path, const std::string& pool_path = "");
+
+ private:
+  TrainConfig cfg_;
+  torch::Device device_;
+  at::Generator gen_;
+  at::Tensor target_;  // 4 x H x W on device_
+  at::Tensor seed_;    // C x H x W on the CPU
+  NCAModel model_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<SamplePool> pool_;
+  int64_t iteration_ = 0;
+  at::Tensor last_before_, last_after_;
+};
+
+}  // namespace nca
