@@ -16,9 +16,9 @@ inline constexpr const char* kCheckpointMagic = "nca-checkpoint";
 
 struct CheckpointInfo {
   int64_t format = kCheckpointFormat;
-  int64_t iteration = 0;      // training iterations completed
-  ModelConfig model;          // what the weights belong to
-  std::string train_config;   // the resolved TrainConfig as TOML (informational)
+  int64_t iteration = 0;     // training iterations completed
+  ModelConfig model;         // what the weights belong to
+  std::string train_config;  // the resolved TrainConfig as TOML (informational)
 };
 
 // Writes model (+ optimiser and generator state when given) atomically to `path`.

@@ -20,7 +20,12 @@ struct IterationStats {
   int steps = 0;          // rollout length of this iteration
   double lr = 0;          // learning rate used for this iteration's step
   double seconds = 0;     // wall time of the iteration
+  bool skipped = false;   // the loss or a gradient was not finite: nothing was updated
 };
+
+// g <- g / (||g|| + 1e-8) for each parameter's gradient. Returns false when a gradient norm is
+// not finite (the gradients are then left as they are).
+bool normalize_gradients(const std::vector<at::Tensor>& parameters);
 
 class Trainer {
  public:

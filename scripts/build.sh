@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures (once) and builds nca in build/ (Release). Extra arguments go to CMake's configure,
+# e.g. scripts/build.sh -DTorch_DIR=/opt/libtorch/share/cmake/Torch for a CUDA LibTorch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${NCA_BUILD_DIR:-build}
+generator=()
+command -v ninja >/dev/null && [[ ! -f "$build/CMakeCache.txt" ]] && generator=(-G Ninja)
+cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j "$(nproc)"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nca needs, when any is missing. Used by test.sh, demo.sh and CI.
+#   scripts/deps.sh              build + test dependencies
+#   scripts/deps.sh --reference  also python3-torch and PIL, for the Python reference benchmark
+set -euo pipefail
+
+packages=(cmake g++ ninja-build pkg-config libtorch-dev libcli11-dev libspdlog-dev libstb-dev
+  catch2 libgif-dev)
+if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-torch python3-pil); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

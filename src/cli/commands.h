@@ -1,0 +1,8 @@
+// The subcommands, each in its own file; argv[0] is the subcommand's name.
+#pragma once
+
+namespace nca::cli {
+
+int run_train(int argc, char** argv);
+
+}  // namespace nca::cli

@@ -1,0 +1,163 @@
+// Shared command-line plumbing: exit codes, error wording, device, threads, logging, progress.
+#include "common.h"
+
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include "nca/errors.h"
+
+namespace nca::cli {
+namespace {
+
+// CLI11 2.1 words its errors for programmers; say what the user should change instead.
+std::string reword(const CLI::ParseError& e) {
+  const std::string msg = e.what();
+  std::smatch m;
+  if (std::regex_search(msg, m, std::regex("INI was not able to parse ([^.]+)")))
+    return "config file has an unknown key '" + m[1].str() +
+           "' (keys are the long flag names without dashes in front, e.g. min-steps = 64; see "
+           "--help)";
+  if (std::regex_search(msg, m, std::regex("Could not convert: (--[\\w-]+) = (.*)")))
+    return "invalid value '" + m[2].str() + "' for " + m[1].str() + " (see --help for its type)";
+  if (std::regex_search(msg, m, std::regex("^(.*) was not readable \\(missing\\?\\)")))
+    return "cannot read config file '" + m[1].str() + "': missing or unreadable";
+  if (std::regex_search(msg, m,
+                        std::regex("The following arguments? (was|were) not expected: (.*)"))) {
+    // CLI11 lists the leftovers last-first.
+    std::istringstream words(m[2].str());
+    std::vector<std::string> left{std::istream_iterator<std::string>(words), {}};
+    std::string joined;
+    for (auto it = left.rbegin(); it != left.rend(); ++it)
+      joined += (joined.empty() ? "" : " ") + *it;
+    return "unknown argument '" + joined + "' (see --help)";
+  }
+  if (std::regex_search(msg, m, std::regex("(--[\\w-]+): At Most 1 required but received (\\d+)")))
+    return m[1].str() + " takes one value, got " + m[2].str();
+  return msg;
+}
+
+}  // namespace
+
+int guarded(const std::string& command, const std::function<int()>& body) {
+  auto fail = [&](const std::string& what, int code) {
+    std::fflush(stdout);
+    std::cerr << "nca " << command << ": error: " << what << std::endl;
+    return code;
+  };
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    return fail(e.what(), kExitUsage);
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    return fail(msg.substr(0, msg.find('\n')), kExitRuntime);
+  } catch (const std::exception& e) {
+    return fail(e.what(), kExitRuntime);
+  }
+}
+
+bool parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return false;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return false;
+  } catch (const CLI::ParseError& e) {
+    throw UsageError(reword(e));
+  }
+  return true;
+}
+
+c10::Device select_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA) : c10::kCPU;
+  if (name == "cpu") return c10::kCPU;
+  if (name.rfind("cuda", 0) != 0)
+    throw UsageError("unknown device '" + name + "': choose auto, cpu, cuda or cuda:K");
+  c10::Device device(c10::kCPU);
+  try {
+    device = c10::Device(name);
+  } catch (const c10::Error&) {
+    throw UsageError("unknown device '" + name + "': choose auto, cpu, cuda or cuda:K");
+  }
+  if (!torch::cuda::is_available())
+    throw std::runtime_error("--device " + name +
+                             ": this LibTorch has no CUDA or sees no GPU; use --device cpu "
+                             "(or auto), or build against a CUDA LibTorch (see README)");
+  if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
+    throw std::runtime_error("--device " + name + ": only " +
+                             std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+  return device;
+}
+
+int set_threads(int threads) {
+  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  torch::set_num_threads(n);
+  return n;
+}
+
+void setup_logging() {
+  // Logs and progress go to stdout; stderr carries only the one line of a fatal error.
+  auto logger = spdlog::stdout_color_mt("nca");
+  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+}
+
+std::string format_duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e8) return "?";
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(s / 3600),
+                  static_cast<long>(s % 3600 / 60));
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(s / 60),
+                  static_cast<long>(s % 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(s));
+  return buf;
+}
+
+Progress::Progress(int64_t total, int log_every)
+    : total_(total), log_every_(log_every), tty_(::isatty(STDOUT_FILENO) != 0) {}
+
+void Progress::update(int64_t done, double loss, double log10_loss, double seconds_per_iter) {
+  rate_ = rate_ == 0 ? seconds_per_iter : 0.9 * rate_ + 0.1 * seconds_per_iter;
+  const double eta = rate_ * static_cast<double>(total_ - done);
+  if (!tty_) {
+    if (done % log_every_ == 0 || done == total_)
+      spdlog::info("iter {}/{} loss {:.6f} log10 {:.3f} {:.2f} it/s eta {}", done, total_, loss,
+                   log10_loss, rate_ > 0 ? 1.0 / rate_ : 0.0, format_duration(eta));
+    return;
+  }
+  // Redraw at most ~10 times a second: a terminal is slow to scroll at thousands of it/s.
+  const auto now = std::chrono::steady_clock::now();
+  if (done != total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const int width = 24;
+  const int filled = static_cast<int>(width * done / std::max<int64_t>(total_, 1));
+  std::string bar(filled, '#');
+  bar.resize(width, '.');
+  std::printf("\r%6ld/%ld [%s] loss %.6f log10 %.3f %.2f it/s eta %s   ", static_cast<long>(done),
+              static_cast<long>(total_), bar.c_str(), loss, log10_loss,
+              rate_ > 0 ? 1.0 / rate_ : 0.0, format_duration(eta).c_str());
+  std::fflush(stdout);
+}
+
+void Progress::finish() {
+  if (tty_) std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace nca::cli

@@ -1,0 +1,54 @@
+// What the subcommands share: error handling and exit codes, CLI11 error wording, device and
+// thread selection, logging, and the progress display.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include <c10/core/Device.h>
+#include <CLI/CLI.hpp>
+
+namespace nca::cli {
+
+inline constexpr int kExitRuntime = 1;  // something failed while working
+inline constexpr int kExitUsage = 2;    // the user's input is wrong
+
+// Runs body; turns exceptions into one "nca <command>: error: ..." line on stderr and the exit
+// code (UsageError and CLI11 parse errors: 2, anything else: 1).
+int guarded(const std::string& command, const std::function<int()>& body);
+
+// Parses argv with CLI11; rewords CLI11's errors into one readable line (thrown as UsageError).
+// Returns false when help was printed (the caller exits 0).
+bool parse(CLI::App& app, int argc, char** argv);
+
+// "auto" picks CUDA when LibTorch has it, else the CPU. Throws UsageError for an unknown name,
+// std::runtime_error for CUDA on a build or machine without it.
+c10::Device select_device(const std::string& name);
+
+// Sets LibTorch's intra-op thread count (0 = all cores; LibTorch's own default here is one).
+int set_threads(int threads);
+
+// spdlog to stdout with a short pattern (errors are printed by guarded(), on stderr).
+void setup_logging();
+
+// One line, rewritten in place on a terminal; periodic plain lines otherwise.
+class Progress {
+ public:
+  Progress(int64_t total, int log_every);
+  // Reports iteration `done` (1-based count of completed iterations) with its metrics.
+  void update(int64_t done, double loss, double log10_loss, double seconds_per_iter);
+  void finish();  // ends the terminal line
+
+ private:
+  int64_t total_;
+  int log_every_;
+  bool tty_;
+  double rate_ = 0;  // smoothed seconds per iteration
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// "1h02m", "3m05s", "12s"
+std::string format_duration(double seconds);
+
+}  // namespace nca::cli

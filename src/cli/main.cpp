@@ -1,0 +1,54 @@
+// nca: the command-line entry point. Parses nothing itself: it dispatches to a subcommand.
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int, char**);
+};
+
+constexpr Command kCommands[] = {
+    {"train", "train a model to grow a target image; writes a run directory", nca::cli::run_train},
+};
+
+void usage(std::ostream& out) {
+  out << "nca: Growing Neural Cellular Automata (Mordvintsev et al., Distill 2020)\n\n"
+         "usage: nca <command> [options]    (nca <command> --help for its options)\n\n"
+         "commands:\n";
+  for (const auto& c : kCommands)
+    out << "  " << c.name << std::string(8 - std::strlen(c.name), ' ') << c.summary << "\n";
+  out << "\nexample: nca train --target data/lizard.png --config configs/quick.toml\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    usage(std::cerr);
+    return nca::cli::kExitUsage;
+  }
+  const std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    usage(std::cout);
+    return 0;
+  }
+  if (name == "--version") {
+    std::cout << "nca " << NCA_VERSION << "\n";
+    return 0;
+  }
+  for (const auto& c : kCommands) {
+    if (name == c.name) {
+      nca::cli::setup_logging();
+      return c.run(argc - 1, argv + 1);
+    }
+  }
+  std::cerr << "nca: error: unknown command '" << name << "' (see nca --help)\n";
+  return nca::cli::kExitUsage;
+}

@@ -1,0 +1,308 @@
+// `nca train`: resolve the config (defaults < --config file < flags), prepare the run directory,
+// train with a progress display, save on Ctrl-C/SIGTERM, resume with --resume.
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "common.h"
+#include "nca/atomic_file.h"
+#include "nca/checkpoint.h"
+#include "nca/errors.h"
+#include "nca/image_io.h"
+#include "nca/trainer.h"
+
+namespace nca::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Set from the signal handler; a signal handler can reach nothing but static state.
+std::atomic<bool> g_stop_requested{false};
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_requested = true;
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C kills at once (files are written atomically)
+}
+
+struct TrainOptions {
+  TrainConfig cfg;
+  std::string experiment = "regenerating";
+  std::string perception = "full";
+  std::string run_dir;
+  bool resume = false;
+  bool force = false;
+  CLI::Option* config_option = nullptr;
+};
+
+std::unique_ptr<CLI::App> make_app(TrainOptions& o) {
+  auto app = std::make_unique<CLI::App>(
+      "Train a Growing Neural Cellular Automaton to grow the target image from one seed cell.\n"
+      "Writes a run directory: config.toml, model.pt, checkpoints/, loss.csv, pictures.",
+      "nca train");
+  app->get_formatter()->column_width(32);
+  o.config_option = app->set_config("--config", "",
+                                    "TOML file setting any of the keys below (flag names without "
+                                    "--); flags given as well override it");
+  app->allow_config_extras(CLI::config_extras_mode::error);
+  auto& c = o.cfg;
+  auto& m = o.cfg.model;
+  const std::string what = "What to train";
+  app->add_option("--target", c.target, "Target image (PNG, JPEG, BMP, TGA, GIF)")->group(what);
+  app->add_option("--experiment", o.experiment, "growing | persistent | regenerating")
+      ->capture_default_str()
+      ->group(what);
+  app->add_option("--size", c.size, "Shrink the target to fit SIZE x SIZE pixels")
+      ->capture_default_str()
+      ->group(what);
+  app->add_option("--pad", c.pad, "Empty border around the target (grid = size + 2 pad)")
+      ->capture_default_str()
+      ->group(what);
+  const std::string training = "Training";
+  app->add_option("--iters", c.iters, "Training iterations")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--batch", c.batch, "Samples per iteration")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--pool", c.pool, "Sample pool size")->capture_default_str()->group(training);
+  app->add_option("--min-steps", c.min_steps, "Shortest rollout (inclusive)")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--max-steps", c.max_steps, "Longest rollout (exclusive)")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->group(training);
+  app->add_option("--lr-decay-at", c.lr_decay_at,
+                  "Iteration from which lr is multiplied by lr-decay")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--lr-decay", c.lr_decay, "Learning-rate factor after lr-decay-at")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--damage", c.damage, "Regenerating: lowest-loss samples cut by a random circle")
+      ->capture_default_str()
+      ->group(training);
+  app->add_option("--seed", c.seed, "Seed of the one generator all randomness comes from")
+      ->capture_default_str()
+      ->group(training);
+  const std::string model = "Model";
+  app->add_option("--hidden", m.hidden, "Hidden width of the update network")
+      ->capture_default_str()
+      ->group(model);
+  app->add_option("--fire-rate", m.fire_rate, "Probability that a cell updates in a step")
+      ->capture_default_str()
+      ->group(model);
+  app->add_option("--alive-threshold", m.alive_threshold,
+                  "Alive: max alpha over the 3x3 neighbourhood above this")
+      ->capture_default_str()
+      ->group(model);
+  app->add_option("--perception", o.perception,
+                  "full (identity, sobel x/y, laplace) | distill (no laplace)")
+      ->capture_default_str()
+      ->group(model);
+  const std::string run = "Run";
+  app->add_option("--device", c.device, "auto | cpu | cuda | cuda:K (auto: CUDA when available)")
+      ->capture_default_str()
+      ->group(run);
+  app->add_option("--threads", c.threads, "CPU threads (0 = all cores)")
+      ->capture_default_str()
+      ->group(run);
+  app->add_option("--run-dir", o.run_dir, "Run directory (default runs/<target>-<experiment>)")
+      ->group(run);
+  app->add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);
+  app->add_flag("--force", o.force, "Replace an existing run directory")->group(run);
+  app->add_option("--log-every", c.log_every, "Log line every N iterations (when not a terminal)")
+      ->capture_default_str()
+      ->group(run);
+  app->add_option("--save-every", c.save_every,
+                  "Checkpoint every N iterations into checkpoints/ (0: only model.pt at the end)")
+      ->capture_default_str()
+      ->group(run);
+  app->add_option("--snapshot-every", c.snapshot_every,
+                  "Pictures (pool, batch, loss curve) every N iterations (0: off)")
+      ->capture_default_str()
+      ->group(run);
+  return app;
+}
+
+// Parses argv; with --resume and no --config, the run directory's config.toml is the base that
+// the flags override, so a resumed run keeps its settings.
+TrainOptions resolve_options(int argc, char** argv, bool& help) {
+  TrainOptions o;
+  auto app = make_app(o);
+  help = !parse(*app, argc, argv);
+  if (help) return o;
+  if (o.resume && o.config_option->count() == 0) {
+    std::string dir = o.run_dir;
+    if (dir.empty() && !o.cfg.target.empty())
+      dir = "runs/" + fs::path(o.cfg.target).stem().string() + "-" + o.experiment;
+    const std::string saved = dir.empty() ? "" : (fs::path(dir) / "config.toml").string();
+    std::error_code ec;
+    if (!saved.empty() && fs::exists(saved, ec)) {
+      std::vector<std::string> args(argv + 1, argv + argc);
+      args.insert(args.begin(), {"--config", saved});
+      std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
+      TrainOptions resumed;
+      auto app2 = make_app(resumed);
+      try {
+        app2->parse(args);
+      } catch (const CLI::ParseError&) {
+        parse(*app2, argc, argv);  // rethrows reworded when the flags are at fault
+        throw UsageError("cannot read '" + saved + "' of the run being resumed");
+      }
+      if (resumed.run_dir.empty()) resumed.run_dir = dir;
+      return resumed;
+    }
+  }
+  return o;
+}
+
+void write_csv_header(const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  out << "iter,loss,log10_loss,steps,lr,seconds\n";
+  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+}
+
+// Keeps the rows of iterations before `iteration`: rows written after the last checkpoint
+// belong to work that the resumed run repeats.
+void truncate_csv(const std::string& path, int64_t iteration) {
+  std::ifstream in(path);
+  if (!in) return write_csv_header(path);
+  std::string line, kept;
+  std::getline(in, line);
+  kept = line + "\n";
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      if (std::stoll(line.substr(0, line.find(','))) >= iteration) break;
+    } catch (const std::exception&) {
+      break;
+    }
+    kept += line + "\n";
+  }
+  write_text_atomically(path, kept);
+}
+
+// Refuses what would lose or mix up a run, before anything is loaded or written.
+void check_run_dir(const TrainOptions& o) {
+  std::error_code ec;
+  const fs::path dir(o.run_dir);
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw UsageError("run directory '" + o.run_dir + "' is a file");
+  if (o.resume) {
+    if (!fs::exists(dir / "model.pt", ec))
+      throw UsageError("nothing to resume in '" + o.run_dir + "': no model.pt there");
+  } else if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !o.force) {
+    throw UsageError("run directory '" + o.run_dir +
+                     "' already exists: --resume continues it, --force replaces it, "
+                     "--run-dir picks another");
+  }
+}
+
+void create_run_dir(const TrainOptions& o) {
+  std::error_code ec;
+  const fs::path dir(o.run_dir);
+  if (!o.resume && o.force && fs::exists(dir, ec)) {
+    fs::remove_all(dir, ec);
+    if (ec) throw std::runtime_error("cannot remove '" + o.run_dir + "': " + ec.message());
+  }
+  fs::create_directories(dir / "checkpoints", ec);
+  if (ec)
+    throw std::runtime_error("cannot create run directory '" + o.run_dir + "': " + ec.message());
+}
+
+int train(int argc, char** argv) {
+  bool help = false;
+  TrainOptions o = resolve_options(argc, argv, help);
+  if (help) return 0;
+  TrainConfig& cfg = o.cfg;
+  cfg.experiment = parse_experiment(o.experiment);
+  cfg.model.perception = parse_perception(o.perception);
+  if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
+  cfg.validate();
+  if (o.run_dir.empty())
+    o.run_dir = "runs/" + fs::path(cfg.target).stem().string() + "-" + to_string(cfg.experiment);
+
+  check_run_dir(o);
+  const auto device = select_device(cfg.device);
+  const int threads = set_threads(cfg.threads);
+  const Target target = load_target(cfg.target, cfg.size, cfg.pad);
+  spdlog::info("target {}: {}x{} image in a {}x{} grid; device {}, {} thread{}", cfg.target,
+               target.image_width, target.image_height, target.grid, target.grid, device.str(),
+               threads, threads == 1 ? "" : "s");
+  if (target.opaque)
+    spdlog::warn("target '{}' has no transparency: the whole square is the shape to grow",
+                 cfg.target);
+
+  create_run_dir(o);
+  const fs::path dir(o.run_dir);
+  const std::string model_path = (dir / "model.pt").string();
+  const std::string pool_path = (dir / "pool.pt").string();
+  const std::string csv_path = (dir / "loss.csv").string();
+
+  Trainer trainer(cfg, target_tensor(target), device);
+  if (o.resume) {
+    trainer.load(model_path, pool_path);
+    truncate_csv(csv_path, trainer.iteration());
+    spdlog::info("resuming {} at iteration {}", o.run_dir, trainer.iteration());
+  } else {
+    write_csv_header(csv_path);
+  }
+  write_text_atomically((dir / "config.toml").string(), cfg.to_toml());
+
+  std::ofstream csv(csv_path, std::ios::app);
+  if (!csv) throw std::runtime_error("cannot write '" + csv_path + "'");
+  g_stop_requested = false;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+
+  auto save = [&] { trainer.save(model_path, pool_path); };
+  Progress progress(cfg.iters, cfg.log_every);
+  spdlog::info("training {} to {} iterations ({}); Ctrl-C saves and stops",
+               to_string(cfg.experiment), cfg.iters, o.run_dir);
+  while (trainer.iteration() < cfg.iters && !g_stop_requested) {
+    const IterationStats s = trainer.step();
+    csv << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
+        << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
+    csv.flush();
+    if (s.skipped)
+      spdlog::warn(
+          "iteration {}: loss or gradient not finite; update skipped, weights and pool kept",
+          s.iteration);
+    const int64_t done = trainer.iteration();
+    progress.update(done, s.loss, s.log10_loss, s.seconds);
+    if (cfg.save_every > 0 && done % cfg.save_every == 0 && done < cfg.iters) {
+      save();
+      const auto ckpt = dir / "checkpoints" / fmt::format("model_{:06d}.pt", done);
+      write_atomically(ckpt.string(),
+                       [&](const std::string& tmp) { fs::copy_file(model_path, tmp); });
+    }
+  }
+  progress.finish();
+  save();
+  if (g_stop_requested) {
+    spdlog::info(
+        "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume",
+        trainer.iteration(), model_path, o.run_dir);
+  } else {
+    spdlog::info("done: {} iterations, model in {}", trainer.iteration(), model_path);
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  return 0;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  return guarded("train", [&] { return train(argc, argv); });
+}
+
+}  // namespace nca::cli

@@ -1,0 +1,53 @@
+# Shared by the command-line tests: sourced with the nca binary and the source dir as $1 and $2.
+# Each test script runs in its own scratch directory, removed at exit.
+set -uo pipefail
+NCA=$1
+SRC=$2
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nca-cli.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+failures=0
+checks=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# A training run small enough to take about a second.
+TINY=(--size 8 --pad 2 --batch 4 --pool 8 --min-steps 4 --max-steps 6 --threads 1 --snapshot-every 0)
+
+# expect CODE REGEX -- ARGS...: nca ARGS exits with CODE and prints exactly one line on stderr
+# matching REGEX (extended grep).
+expect() {
+  local code=$1 regex=$2
+  shift 3
+  checks=$((checks + 1))
+  local out err rc
+  out=$(timeout 60 "$NCA" "$@" 2>"$WORK/stderr")
+  rc=$?
+  err=$(cat "$WORK/stderr")
+  if [[ $rc -ne $code ]]; then
+    fail "nca $* exited $rc, expected $code; stderr: $err"
+    return
+  fi
+  if [[ $(printf '%s\n' "$err" | grep -c .) -ne 1 ]] && [[ $code -ne 0 ]]; then
+    fail "nca $*: expected one error line, got:"$'\n'"$err"
+  fi
+  if ! printf '%s\n' "$err" | grep -Eq -- "$regex"; then
+    fail "nca $*: stderr does not match /$regex/: $err"
+  fi
+}
+
+# check DESCRIPTION COMMAND...: COMMAND must succeed.
+check() {
+  local what=$1
+  shift
+  checks=$((checks + 1))
+  "$@" || fail "$what"
+}
+
+finish() {
+  echo "$((checks - failures)) passed, $failures failed"
+  [[ $failures -eq 0 ]]
+}

@@ -1,0 +1,63 @@
+// Config defaults (the Distill reference) and validate()'s explanations.
+#include <catch2/catch.hpp>
+
+#include "nca/config.h"
+#include "nca/errors.h"
+
+using Catch::Matchers::Contains;
+
+TEST_CASE("defaults are the Distill reference settings") {
+  nca::TrainConfig c;
+  CHECK(c.experiment == nca::Experiment::Regenerating);
+  CHECK(c.iters == 8000);
+  CHECK(c.batch == 8);
+  CHECK(c.pool == 1024);
+  CHECK(c.grid() == 72);
+  CHECK(c.min_steps == 64);
+  CHECK(c.max_steps == 96);
+  CHECK(c.lr == 2e-3);
+  CHECK(c.lr_decay_at == 2000);
+  CHECK(c.damage == 3);
+  CHECK(c.model.channels == 16);
+  CHECK(c.model.hidden == 128);
+  CHECK(c.model.fire_rate == 0.5);
+  CHECK(c.model.alive_threshold == 0.1);
+  CHECK(c.model.perception_channels() == 64);
+  CHECK_NOTHROW(c.validate());
+}
+
+TEST_CASE("validate explains every violated invariant") {
+  nca::TrainConfig c;
+  c.batch = 2000;
+  c.min_steps = 96;
+  c.size = 0;
+  c.model.fire_rate = 1.5;
+  CHECK(c.problems().size() == 4);
+  CHECK_THROWS_AS(c.validate(), nca::UsageError);
+  CHECK_THROWS_WITH(c.validate(), Contains("batch (2000) cannot be larger than pool (1024)") &&
+                                      Contains("min-steps (96) must be less than max-steps (96)") &&
+                                      Contains("size must be positive, got 0") &&
+                                      Contains("fire-rate must be in (0, 1]"));
+  nca::TrainConfig growing;
+  growing.experiment = nca::Experiment::Growing;
+  growing.batch = 2000;  // no pool in the growing experiment
+  CHECK(growing.problems().empty());
+}
+
+TEST_CASE("experiment and perception names parse; unknown ones are usage errors") {
+  CHECK(nca::parse_experiment("persistent") == nca::Experiment::Persistent);
+  CHECK_THROWS_WITH(nca::parse_experiment("grow"), Contains("growing, persistent or regenerating"));
+  CHECK(nca::parse_perception("distill") == nca::Perception::Distill);
+  CHECK_THROWS_AS(nca::parse_perception("sobel"), nca::UsageError);
+}
+
+TEST_CASE("to_toml writes every key under its flag name") {
+  nca::TrainConfig c;
+  c.target = "data/li\"zard.png";
+  const auto toml = c.to_toml();
+  for (const char* key : {"target = \"data/li\\\"zard.png\"", "experiment = \"regenerating\"",
+                          "iters = 8000", "min-steps = 64", "max-steps = 96", "lr = 0.002",
+                          "fire-rate = 0.5", "alive-threshold = 0.1", "hidden = 128",
+                          "perception = \"full\"", "seed = 0", "device = \"auto\""})
+    CHECK_THAT(toml, Contains(key));
+}
