@@ -68,6 +68,13 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
   info.model.fire_rate = read_value<double>(archive, path, "model.fire_rate");
   info.model.alive_threshold = read_value<double>(archive, path, "model.alive_threshold");
   info.train_config = read_value<std::string>(archive, path, "train_config");
+  at::Tensor target;
+  if (archive.try_read("target", target)) {
+    if (target.dim() != 3 || target.size(0) != 4 || target.size(1) < 1 || target.size(2) < 1)
+      throw load_error(
+          path, "stored target has shape " + c10::str(target.sizes()) + ", expected 4 x H x W");
+    info.target = target;
+  }
   auto problems = info.model.problems();
   if (!problems.empty()) throw load_error(path, "invalid model config: " + problems.front());
   if (info.iteration < 0) throw load_error(path, "negative iteration count");
@@ -94,6 +101,9 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
     archive.write("model.fire_rate", c10::IValue(info.model.fire_rate));
     archive.write("model.alive_threshold", c10::IValue(info.model.alive_threshold));
     archive.write("train_config", c10::IValue(info.train_config));
+    // The target travels with the model, so that grow and regen can measure the loss without
+    // the image file.
+    if (info.target.defined()) archive.write("target", info.target.cpu());
     torch::serialize::OutputArchive weights;
     model->save(weights);
     archive.write("model", weights);
