@@ -3,6 +3,7 @@
 #include "nca/checkpoint.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -82,8 +83,10 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
 }
 
 std::string describe(const ModelConfig& m) {
-  return std::to_string(m.channels) + " channels, hidden " + std::to_string(m.hidden) + ", " +
-         to_string(m.perception) + " perception";
+  std::ostringstream o;
+  o << m.channels << " channels, hidden " << m.hidden << ", " << to_string(m.perception)
+    << " perception, fire rate " << m.fire_rate << ", alive threshold " << m.alive_threshold;
+  return o.str();
 }
 
 }  // namespace
@@ -131,12 +134,8 @@ CheckpointInfo load_checkpoint(const std::string& path, NCAModel& model,
   auto archive = open_archive(path);
   auto info = read_info(archive, path);
   if (!(info.model == model->config()))
-    throw load_error(path, "it was trained with " + describe(info.model) + ", fire rate " +
-                               std::to_string(info.model.fire_rate) + ", alive threshold " +
-                               std::to_string(info.model.alive_threshold) + "; this run expects " +
-                               describe(model->config()) + ", fire rate " +
-                               std::to_string(model->config().fire_rate) + ", alive threshold " +
-                               std::to_string(model->config().alive_threshold));
+    throw load_error(path, "it was trained with " + describe(info.model) + "; this run expects " +
+                               describe(model->config()));
   try {
     torch::serialize::InputArchive weights;
     archive.read("model", weights);

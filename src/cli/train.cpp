@@ -272,6 +272,7 @@ int train(int argc, char** argv) {
   TrainConfig& cfg = o.cfg;
   cfg.experiment = parse_experiment(o.experiment);
   cfg.model.perception = parse_perception(o.perception);
+  if (o.resume && !o.run_dir.empty()) check_run_dir(o);  // before asking for a target
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
   cfg.validate();
   if (o.run_dir.empty())
