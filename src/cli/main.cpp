@@ -16,6 +16,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"train", "train a model to grow a target image; writes a run directory", nca::cli::run_train},
+    {"bench", "measure training and growing speed and peak memory", nca::cli::run_bench},
 };
 
 void usage(std::ostream& out) {
