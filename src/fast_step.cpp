@@ -4,7 +4,9 @@
 #include "nca/fast_step.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -88,16 +90,42 @@ struct ThreadBuffers {
   std::vector<float> scratch, gw1, gb1, gw2;
 };
 
-// Runs fn(tile_begin_row, tile_row_count, thread_buffers) over the rows in tiles, in parallel.
+// Runs fn(index, thread) for index in [0, count) on LibTorch's threads, handing out indices one
+// at a time: on a shared machine a thread that is descheduled then holds up one tile, not a
+// fixed half of the work.
+template <typename Fn>
+void parallel_dynamic(int64_t count, const Fn& fn) {
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), count);
+  if (threads <= 1) {
+    for (int64_t i = 0; i < count; ++i) fn(i, 0);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t)
+      for (int64_t i = next++; i < count; i = next++) fn(i, static_cast<int>(t));
+  });
+}
+
+template <typename Fn>
+void serial_for(int64_t count, const Fn& fn) {
+  for (int64_t i = 0; i < count; ++i) fn(i, 0);
+}
+
+// A channels-last N x 16 x H x W tensor of zeros, filled without a parallel region.
+at::Tensor zeros_channels_last(int64_t n, int64_t h, int64_t w) {
+  auto t = torch::empty({n, kChannels, h, w}, at::MemoryFormat::ChannelsLast);
+  std::memset(t.data_ptr<float>(), 0, sizeof(float) * t.numel());
+  return t;
+}
+
+// Runs fn(tile_first_row, tile_row_count, thread_buffers) over the rows in tiles, in parallel.
 template <typename Fn>
 void for_each_tile(int64_t rows, std::vector<ThreadBuffers>& buffers, const Fn& fn) {
   const int64_t tiles = (rows + fast::kTileRows - 1) / fast::kTileRows;
-  at::parallel_for(0, tiles, 1, [&](int64_t begin, int64_t end) {
-    auto& b = buffers[std::min<size_t>(at::get_thread_num(), buffers.size() - 1)];
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t r = t * fast::kTileRows;
-      fn(r, static_cast<int>(std::min<int64_t>(fast::kTileRows, rows - r)), b);
-    }
+  parallel_dynamic(tiles, [&](int64_t t, int thread) {
+    const int64_t r = t * fast::kTileRows;
+    fn(r, static_cast<int>(std::min<int64_t>(fast::kTileRows, rows - r)), buffers[thread]);
   });
 }
 
@@ -135,14 +163,18 @@ ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, co
   auto fire = fire_in.to(torch::kFloat).expand({N, 1, H, W}).contiguous();
   const float* X = x.data_ptr<float>();
   const float* FI = fire.data_ptr<float>();
-  auto out = torch::zeros_like(x, at::MemoryFormat::ChannelsLast);
+  auto out = zeros_channels_last(N, H, W);
   float* O = out.data_ptr<float>();
   const fast::Grid grid{int64_t{H} * W * kChannels, int64_t{W} * kChannels};
 
   std::vector<SamplePlan> plans(N);
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t> alive(size_t(H) * W);
-    for (int64_t n = begin; n < end; ++n) {
+  // The per-sample passes are cheap and stay serial: on a shared machine every parallel region
+  // can cost a wait for a descheduled thread.
+  std::vector<std::vector<uint8_t>> alive_buffers(1);
+  serial_for(N, [&](int64_t n, int thread) {
+    auto& alive = alive_buffers[thread];
+    alive.resize(size_t(H) * W);
+    {
       const float* xs = X + n * grid.sample_stride;
       int r0 = H, r1 = -1, c0 = W, c1 = -1;
       for (int i = 0; i < H; ++i)
@@ -155,7 +187,7 @@ ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, co
           }
         }
       auto& plan = plans[n];
-      if (r1 < 0) continue;  // nothing alive: the sample becomes all zeros
+      if (r1 < 0) return;  // nothing alive: the sample becomes all zeros
       Box& b = plan.box;
       b = {std::max(r0 - 2, 0), std::min(r1 + 3, H), std::max(c0 - 2, 0), std::min(c1 + 3, W)};
       const int bc = b.cols();
@@ -214,9 +246,10 @@ ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, co
     s.fire = torch::empty({offsets[N]});
     s.keep = torch::empty({offsets[N]}, torch::kUInt8);
   }
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    std::vector<uint8_t> alive_after;
-    for (int64_t n = begin; n < end; ++n) {
+  std::vector<std::vector<uint8_t>> after_buffers(1);
+  serial_for(N, [&](int64_t n, int thread) {
+    auto& alive_after = after_buffers[thread];
+    {
       const auto& plan = plans[n];
       const Box& b = plan.box;
       float* os = O + n * grid.sample_stride;
@@ -224,7 +257,7 @@ ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, co
         int32_t* bx = s.boxes.data_ptr<int32_t>() + 4 * n;
         bx[0] = b.r0, bx[1] = b.r1, bx[2] = b.c0, bx[3] = b.c1;
       }
-      if (b.empty()) continue;
+      if (b.empty()) return;
       const int bc = b.cols();
       alive_after.assign(b.area(), 0);
       for (int i = b.r0; i < b.r1; ++i)
@@ -248,7 +281,7 @@ ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, co
           if (!kept) std::fill_n(os + (int64_t{i} * W + j) * kChannels, kChannels, 0.f);
           if (keep) keep[cell] = kept;
         }
-      if (!save) continue;
+      if (!save) return;
       float* st = s.state.data_ptr<float>() + offsets[n] * kChannels;
       float* fi = s.fire.data_ptr<float>() + offsets[n];
       const float* xs = X + n * grid.sample_stride;
@@ -323,13 +356,14 @@ BackwardResult backward_impl(const Saved& s, const at::Tensor& grad_out, const P
 
   BackwardResult result;
   if (need_x) {
-    result.grad_x = torch::zeros({N, kChannels, H, W}).contiguous(at::MemoryFormat::ChannelsLast);
+    result.grad_x = zeros_channels_last(N, H, W);
     float* GX = result.grad_x.data_ptr<float>();
-    at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-      std::vector<int32_t> index;
-      for (int64_t n = begin; n < end; ++n) {
+    std::vector<std::vector<int32_t>> index_buffers(at::get_num_threads());
+    parallel_dynamic(N, [&](int64_t n, int thread) {
+      auto& index = index_buffers[thread];
+      {
         const Box b = box_of(n);
-        if (b.empty()) continue;
+        if (b.empty()) return;
         const int ic = b.cols() + 2;
         index.assign(size_t(b.rows() + 2) * ic, -1);
         for (int64_t r = first_row[n]; r < first_row[n + 1]; ++r)
