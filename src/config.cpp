@@ -51,6 +51,25 @@ Perception parse_perception(const std::string& s) {
                    "': choose full (identity, sobel x/y, laplace) or distill (no laplace)");
 }
 
+std::string to_string(Backend b) {
+  switch (b) {
+    case Backend::Auto:
+      return "auto";
+    case Backend::Torch:
+      return "torch";
+    case Backend::Fast:
+      return "fast";
+  }
+  return "?";
+}
+
+Backend parse_backend(const std::string& s) {
+  for (auto b : {Backend::Auto, Backend::Torch, Backend::Fast})
+    if (s == to_string(b)) return b;
+  throw UsageError("unknown backend '" + s +
+                   "': choose auto (fast on the CPU), torch (plain LibTorch) or fast (CPU only)");
+}
+
 std::vector<std::string> ModelConfig::problems() const {
   std::vector<std::string> p;
   if (channels < 4)
@@ -141,6 +160,7 @@ std::string TrainConfig::to_toml() const {
     << "seed = " << seed << "\n"
     << "device = " << str(device) << "\n"
     << "threads = " << threads << "\n"
+    << "backend = " << str(to_string(backend)) << "\n"
     << "log-every = " << log_every << "\n"
     << "save-every = " << save_every << "\n"
     << "snapshot-every = " << snapshot_every << "\n";

@@ -11,6 +11,7 @@
 #include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/damage.h"
+#include "nca/fast_step.h"
 
 namespace nca {
 
@@ -35,6 +36,7 @@ Trainer::Trainer(const TrainConfig& cfg, const at::Tensor& target, const torch::
                                 std::to_string(g));
   target_ = target.to(device_, torch::kFloat);
   seed_ = seed_state(1, cfg_.model.channels, g, g)[0];
+  backend_ = resolve_backend(cfg_.backend, cfg_.model, device_);
   model_ = NCAModel(cfg_.model, gen_);
   model_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
@@ -72,7 +74,9 @@ IterationStats Trainer::step() {
   const int steps = static_cast<int>(
       torch::randint(cfg_.min_steps, cfg_.max_steps, {1}, gen_, torch::kLong).item<int64_t>());
   auto x = x0;
-  for (int s = 0; s < steps; ++s) x = model_->step(x, gen_);
+  // Both backends draw the same fire masks from gen_, in the same order.
+  const bool fast = backend_ == Backend::Fast;
+  for (int s = 0; s < steps; ++s) x = fast ? fast_step(*model_, x, gen_) : model_->step(x, gen_);
 
   auto loss = per_sample_loss(x, target_).mean();
   optimizer_->zero_grad();

@@ -9,12 +9,15 @@
 namespace nca {
 
 enum class Experiment { Growing, Persistent, Regenerating };
-enum class Perception { Full, Distill };  // Full: id,sobel_x,sobel_y,laplace; Distill: no laplace
+enum class Perception { Full, Distill };   // Full: id,sobel_x,sobel_y,laplace; Distill: no laplace
+enum class Backend { Auto, Torch, Fast };  // how a step runs: Auto = Fast on the CPU, else Torch
 
 std::string to_string(Experiment e);
 std::string to_string(Perception p);
 Experiment parse_experiment(const std::string& s);  // throws UsageError naming the choices
 Perception parse_perception(const std::string& s);  // throws UsageError naming the choices
+std::string to_string(Backend b);
+Backend parse_backend(const std::string& s);  // throws UsageError naming the choices
 
 struct ModelConfig {
   int channels = 16;  // state channels: RGB (premultiplied), alpha, 12 hidden
@@ -35,22 +38,23 @@ struct TrainConfig {
   Experiment experiment = Experiment::Regenerating;  // growing | persistent | regenerating
   int64_t iters = 8000;                              // training iterations
   int batch = 8;                                     // samples per iteration
-  int pool = 1024;              // sample pool size (persistent and regenerating)
-  int size = 40;                // the target is shrunk to fit size x size
-  int pad = 16;                 // empty border around the target: grid = size + 2 * pad
-  int min_steps = 64;           // shortest rollout (inclusive)
-  int max_steps = 96;           // longest rollout (exclusive)
-  double lr = 2e-3;             // Adam learning rate
-  int64_t lr_decay_at = 2000;   // iteration from which the rate is lr * lr_decay
-  double lr_decay = 0.1;        // learning-rate factor after lr_decay_at
-  int damage = 3;               // regenerating: lowest-loss samples cut by a random circle
-  uint64_t seed = 0;            // seeds the one generator every random draw comes from
-  ModelConfig model;            // the automaton itself
-  std::string device = "auto";  // auto | cpu | cuda | cuda:K
-  int threads = 0;              // CPU threads; 0 = all cores
-  int log_every = 10;           // log line (non-terminal) every N iterations
-  int save_every = 500;         // periodic checkpoint every N iterations; 0 = only at the end
-  int snapshot_every = 100;     // pool / batch pictures and loss plot every N iterations; 0 = off
+  int pool = 1024;                  // sample pool size (persistent and regenerating)
+  int size = 40;                    // the target is shrunk to fit size x size
+  int pad = 16;                     // empty border around the target: grid = size + 2 * pad
+  int min_steps = 64;               // shortest rollout (inclusive)
+  int max_steps = 96;               // longest rollout (exclusive)
+  double lr = 2e-3;                 // Adam learning rate
+  int64_t lr_decay_at = 2000;       // iteration from which the rate is lr * lr_decay
+  double lr_decay = 0.1;            // learning-rate factor after lr_decay_at
+  int damage = 3;                   // regenerating: lowest-loss samples cut by a random circle
+  uint64_t seed = 0;                // seeds the one generator every random draw comes from
+  ModelConfig model;                // the automaton itself
+  std::string device = "auto";      // auto | cpu | cuda | cuda:K
+  int threads = 0;                  // CPU threads; 0 = all cores
+  Backend backend = Backend::Auto;  // step implementation: fast (CPU, same results) or torch
+  int log_every = 10;               // log line (non-terminal) every N iterations
+  int save_every = 500;             // periodic checkpoint every N iterations; 0 = only at the end
+  int snapshot_every = 100;  // pool / batch pictures and loss plot every N iterations; 0 = off
 
   int grid() const { return size + 2 * pad; }
   bool uses_pool() const { return experiment != Experiment::Growing; }

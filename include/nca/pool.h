@@ -1,5 +1,10 @@
-// The sample pool of the persistent and regenerating experiments (DESIGN §2).
+// The sample pool of the persistent and regenerating experiments (DESIGN §2). Each state is kept
+// as the bounding box of its nonzero cells (exact: everything outside is zero), because grown
+// states fill a fraction of the grid and the whole pool as one tensor would be most of the
+// trainer's memory (1024 x 16 x 72 x 72 floats = 340 MB).
 #pragma once
+
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
@@ -21,11 +26,21 @@ class SamplePool {
   void commit(const at::Tensor& indices, const at::Tensor& states);
 
   int64_t size() const;
-  const at::Tensor& states() const { return states_; }
+  // All states, size x C x H x W: assembled, a copy.
+  at::Tensor states() const;
   void set_states(const at::Tensor& states);  // must match the current shape
 
  private:
-  at::Tensor states_;  // size x C x H x W
+  // The nonzero cells of one state: crop is C x h x w at (r0, c0), undefined when all zero.
+  struct Entry {
+    int64_t r0 = 0, c0 = 0;
+    at::Tensor crop;
+  };
+  void store(int64_t index, const at::Tensor& state);  // state: C x H x W
+  void paste(int64_t index, at::Tensor& out) const;    // out: C x H x W zeros
+
+  std::vector<Entry> entries_;
+  int64_t channels_ = 0, height_ = 0, width_ = 0;
 };
 
 }  // namespace nca

@@ -19,6 +19,7 @@ using FrameSink = std::function<void(int step, const at::Tensor& state)>;
 struct RunOptions {
   double angle = 0.0;  // rotates the perception (radians), the Distill article's experiment 4
   int every = 1;       // call the sink every `every` steps (and at the last step)
+  Backend backend = Backend::Auto;  // auto: the fast step on the CPU (same results), else torch
 };
 
 // Runs `steps` steps from `x` (no gradients), numbering them from first_step + 1, and calls

@@ -38,6 +38,7 @@ class Trainer {
 
   int64_t iteration() const { return iteration_; }  // iterations completed
   const TrainConfig& config() const { return cfg_; }
+  Backend backend() const { return backend_; }  // the resolved one: Torch or Fast
   NCAModel& model() { return model_; }
   torch::optim::Adam& optimizer() { return *optimizer_; }
   at::Generator& generator() { return gen_; }
@@ -56,6 +57,7 @@ class Trainer {
  private:
   TrainConfig cfg_;
   torch::Device device_;
+  Backend backend_ = Backend::Torch;
   at::Generator gen_;
   at::Tensor target_;  // 4 x H x W on device_
   at::Tensor seed_;    // C x H x W on the CPU

@@ -6,5 +6,6 @@ namespace nca::cli {
 int run_train(int argc, char** argv);
 int run_grow(int argc, char** argv);
 int run_regen(int argc, char** argv);
+int run_bench(int argc, char** argv);
 
 }  // namespace nca::cli

@@ -26,6 +26,8 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
   app.add_option("--seed", o.seed, "Seed of the fire masks (and of a random cut)")
       ->capture_default_str();
   app.add_option("--device", o.device, "auto | cpu | cuda | cuda:K")->capture_default_str();
+  app.add_option("--backend", o.backend, "auto | torch | fast (auto: fast on the CPU, same results)")
+      ->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 

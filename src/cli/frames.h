@@ -23,10 +23,11 @@ struct RunModelOptions {
   int delay_cs = 4;   // GIF time per frame, hundredths of a second
   uint64_t seed = 0;  // fire masks (and random cuts)
   std::string device = "auto";
+  std::string backend = "auto";  // auto | torch | fast
   int threads = 0;
 };
 
-// Adds --model --out --gif --every --scale --gif-delay --seed --device --threads.
+// Adds --model --out --gif --every --scale --gif-delay --seed --device --backend --threads.
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
                            const std::string& default_out);
 

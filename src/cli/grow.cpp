@@ -76,6 +76,7 @@ int grow(int argc, char** argv) {
   RunOptions ro;
   ro.angle = angle_deg * M_PI / 180.0;
   ro.every = o.every;
+  ro.backend = parse_backend(o.backend);
   double last_loss = NAN;
   auto x = seed_state(1, m.info.model.channels, h, w, torch::TensorOptions().device(device));
   run_steps(m.model, x, 0, steps, gen, ro, [&](int step, const at::Tensor& state) {

@@ -18,6 +18,7 @@ constexpr Command kCommands[] = {
     {"train", "train a model to grow a target image; writes a run directory", nca::cli::run_train},
     {"grow", "grow a trained model from a seed: PNG frames and a GIF", nca::cli::run_grow},
     {"regen", "grow, cut, watch it heal; prints how much came back", nca::cli::run_regen},
+    {"bench", "measure training and growing speed and peak memory", nca::cli::run_bench},
 };
 
 void usage(std::ostream& out) {

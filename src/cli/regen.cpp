@@ -56,6 +56,7 @@ int regen(int argc, char** argv) {
   auto gen = at::detail::createCPUGenerator(o.seed);
   RunOptions ro;
   ro.every = o.every;
+  ro.backend = parse_backend(o.backend);
   const RegenResult r =
       regenerate(m.model, m.info.target, cut, at, steps, gen, ro,
                  [&](int step, const at::Tensor& state) { frames.write(step, state); });

@@ -15,9 +15,11 @@
 #include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
+#include "nca/fast_step.h"
 #include "nca/image_io.h"
 #include "nca/plot.h"
 #include "nca/trainer.h"
+#include "train_flags.h"
 
 namespace nca::cli {
 namespace {
@@ -32,104 +34,13 @@ extern "C" void on_stop_signal(int sig) {
   std::signal(sig, SIG_DFL);  // a second Ctrl-C kills at once (files are written atomically)
 }
 
-struct TrainOptions {
-  TrainConfig cfg;
-  std::string experiment = "regenerating";
-  std::string perception = "full";
-  std::string run_dir;
-  bool resume = false;
-  bool force = false;
-  CLI::Option* config_option = nullptr;
-};
-
 std::unique_ptr<CLI::App> make_app(TrainOptions& o) {
   auto app = std::make_unique<CLI::App>(
       "Train a Growing Neural Cellular Automaton to grow the target image from one seed cell.\n"
       "Writes a run directory: config.toml, model.pt, checkpoints/, loss.csv, pictures.",
       "nca train");
   app->get_formatter()->column_width(32);
-  o.config_option = app->set_config("--config", "",
-                                    "TOML file setting any of the keys below (flag names without "
-                                    "--); flags given as well override it");
-  app->allow_config_extras(CLI::config_extras_mode::error);
-  auto& c = o.cfg;
-  auto& m = o.cfg.model;
-  const std::string what = "What to train";
-  app->add_option("--target", c.target, "Target image (PNG, JPEG, BMP, TGA, GIF)")->group(what);
-  app->add_option("--experiment", o.experiment, "growing | persistent | regenerating")
-      ->capture_default_str()
-      ->group(what);
-  app->add_option("--size", c.size, "Shrink the target to fit SIZE x SIZE pixels")
-      ->capture_default_str()
-      ->group(what);
-  app->add_option("--pad", c.pad, "Empty border around the target (grid = size + 2 pad)")
-      ->capture_default_str()
-      ->group(what);
-  const std::string training = "Training";
-  app->add_option("--iters", c.iters, "Training iterations")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--batch", c.batch, "Samples per iteration")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--pool", c.pool, "Sample pool size")->capture_default_str()->group(training);
-  app->add_option("--min-steps", c.min_steps, "Shortest rollout (inclusive)")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--max-steps", c.max_steps, "Longest rollout (exclusive)")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->group(training);
-  app->add_option("--lr-decay-at", c.lr_decay_at,
-                  "Iteration from which lr is multiplied by lr-decay")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--lr-decay", c.lr_decay, "Learning-rate factor after lr-decay-at")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--damage", c.damage, "Regenerating: lowest-loss samples cut by a random circle")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--seed", c.seed, "Seed of the one generator all randomness comes from")
-      ->capture_default_str()
-      ->group(training);
-  const std::string model = "Model";
-  app->add_option("--hidden", m.hidden, "Hidden width of the update network")
-      ->capture_default_str()
-      ->group(model);
-  app->add_option("--fire-rate", m.fire_rate, "Probability that a cell updates in a step")
-      ->capture_default_str()
-      ->group(model);
-  app->add_option("--alive-threshold", m.alive_threshold,
-                  "Alive: max alpha over the 3x3 neighbourhood above this")
-      ->capture_default_str()
-      ->group(model);
-  app->add_option("--perception", o.perception,
-                  "full (identity, sobel x/y, laplace) | distill (no laplace)")
-      ->capture_default_str()
-      ->group(model);
-  const std::string run = "Run";
-  app->add_option("--device", c.device, "auto | cpu | cuda | cuda:K (auto: CUDA when available)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--threads", c.threads, "CPU threads (0 = all cores)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--run-dir", o.run_dir, "Run directory (default runs/<target>-<experiment>)")
-      ->group(run);
-  app->add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);
-  app->add_flag("--force", o.force, "Replace an existing run directory")->group(run);
-  app->add_option("--log-every", c.log_every, "Log line every N iterations (when not a terminal)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--save-every", c.save_every,
-                  "Checkpoint every N iterations into checkpoints/ (0: only model.pt at the end)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--snapshot-every", c.snapshot_every,
-                  "Pictures (pool, batch, loss curve) every N iterations (0: off)")
-      ->capture_default_str()
-      ->group(run);
+  add_train_flags(*app, o);
   return app;
 }
 
@@ -270,8 +181,7 @@ int train(int argc, char** argv) {
   TrainOptions o = resolve_options(argc, argv, help);
   if (help) return 0;
   TrainConfig& cfg = o.cfg;
-  cfg.experiment = parse_experiment(o.experiment);
-  cfg.model.perception = parse_perception(o.perception);
+  apply_choices(o);
   if (o.resume && !o.run_dir.empty()) check_run_dir(o);  // before asking for a target
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
   cfg.validate();
@@ -296,6 +206,10 @@ int train(int argc, char** argv) {
   const std::string csv_path = (dir / "loss.csv").string();
 
   Trainer trainer(cfg, target_tensor(target), device);
+  if (trainer.backend() == Backend::Fast)
+    spdlog::info("backend fast ({} kernels)", fast_step_isa());
+  else
+    spdlog::info("backend torch");
   if (o.resume) {
     trainer.load(model_path, pool_path);
     truncate_csv(csv_path, trainer.iteration());

@@ -1,0 +1,41 @@
+// The fast CPU step (DESIGN §5): NCAModelImpl::step computed only where it can change the
+// result. Only cells within two cells of an alive cell are computed (section 1: nothing else
+// survives the alive mask), only the cells that fire, with the update network run on tiles of
+// gathered cells. Backpropagation is its own: each step keeps just its input state around the
+// alive region plus the masks, and recomputes the rest in the backward pass, so that a rollout
+// costs megabytes instead of gigabytes. Same values as the plain step up to float rounding.
+#pragma once
+
+#include <string>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "nca/config.h"
+#include "nca/model.h"
+
+namespace nca {
+
+// Whether the fast step can run this model (it needs 16 state channels).
+bool fast_step_supports(const ModelConfig& cfg);
+
+// The instruction set the fast kernels use on this CPU: "avx512", "avx2" or "generic".
+std::string fast_step_isa();
+
+// What `requested` means on `device` for `model`: auto is fast on the CPU when the model allows
+// it, torch otherwise. Throws UsageError when fast is asked for where it cannot run.
+Backend resolve_backend(Backend requested, const ModelConfig& model, const c10::Device& device);
+
+// NCAModelImpl::step(x, fire, angle) on the CPU: x is N x 16 x H x W float32 (any memory
+// format), fire N x 1 x H x W. Returns a channels-last tensor (the next step reads it without a
+// copy). Differentiable with respect to x and the model's parameters; under NoGradGuard (or
+// when nothing requires a gradient) nothing is kept.
+at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor& fire,
+                     double angle = 0.0);
+
+// The same, drawing the fire mask from `gen` exactly as NCAModelImpl::step(x, gen) does.
+at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, at::Generator& gen,
+                     double angle = 0.0);
+
+}  // namespace nca

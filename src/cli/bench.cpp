@@ -1,0 +1,179 @@
+// `nca bench`: how fast training and growing run here. Takes the flags of `nca train`; starts
+// from a trained model and a pool grown by it (so the alive region is as large as in real
+// training), runs real training iterations (pool, damage, backward pass, optimiser step) and
+// reports seconds per iteration, cell-steps per second (counted on the full grid, whatever the
+// backend skips), grow throughput and the peak resident memory of the process.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "common.h"
+#include "nca/checkpoint.h"
+#include "nca/errors.h"
+#include "nca/fast_step.h"
+#include "nca/image_io.h"
+#include "nca/trainer.h"
+#include "train_flags.h"
+
+namespace nca::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Peak resident set size of this process so far, in MiB (Linux reports KiB).
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+struct BenchOptions {
+  TrainOptions train;
+  std::string model = "data/models/lizard-regenerating.pt";
+  int warmup = 2;
+  int grow_steps = 300;
+  bool json = false;
+};
+
+struct BenchResult {
+  double sec_per_iter = 0;
+  double train_cell_steps_per_s = 0;
+  double grow_cell_steps_per_s = 0;
+  double peak_rss_mb = 0;
+  double mean_steps = 0;
+  double first_loss = 0, last_loss = 0;
+};
+
+int bench(int argc, char** argv) {
+  BenchOptions o;
+  o.train.cfg.target = "data/lizard.png";
+  o.train.cfg.iters = 10;
+  CLI::App app(
+      "Measure training and growing speed and peak memory: real training iterations of the "
+      "chosen experiment, from a trained model and a pool grown by it. Takes every flag of "
+      "`nca train` (--iters: iterations measured); the model's own settings (hidden, "
+      "perception, fire rate, alive threshold) replace those flags.",
+      "nca bench");
+  app.get_formatter()->column_width(32);
+  add_train_flags(app, o.train);
+  const std::string b = "Bench";
+  app.add_option("--model", o.model, "Trained model to start from (a model file or run directory)")
+      ->capture_default_str()
+      ->group(b);
+  app.add_option("--warmup", o.warmup, "Iterations run before measuring")
+      ->capture_default_str()
+      ->group(b);
+  app.add_option("--grow-steps", o.grow_steps,
+                 "Steps the pool's states are grown from seeds (also the grow measurement)")
+      ->capture_default_str()
+      ->group(b);
+  app.add_flag("--json", o.json, "Also print one JSON object with the results on the last line")
+      ->group(b);
+  if (!parse(app, argc, argv)) return 0;
+  apply_choices(o.train);
+  TrainConfig& cfg = o.train.cfg;
+  if (o.warmup < 0) throw UsageError("--warmup must be zero or more");
+  if (o.grow_steps <= 0) throw UsageError("--grow-steps must be positive");
+
+  const std::string model_path = resolve_model_path(o.model);
+  std::error_code ec;
+  if (!fs::exists(model_path, ec))
+    throw UsageError("model '" + model_path +
+                     "' not found: pass --model with a model file or a run directory of "
+                     "`nca train`");
+  CheckpointInfo info = read_checkpoint_info(model_path);
+  cfg.model = info.model;
+  cfg.validate();
+
+  const auto device = select_device(cfg.device);
+  const int threads = set_threads(cfg.threads);
+  const Target target = load_target(cfg.target, cfg.size, cfg.pad);
+  Trainer trainer(cfg, target_tensor(target), device);
+  load_checkpoint(model_path, trainer.model());  // weights only: a fresh optimiser
+  const bool fast = trainer.backend() == Backend::Fast;
+  const std::string backend = fast ? "fast (" + fast_step_isa() + ")" : std::string("torch");
+  spdlog::info("bench: {} from {}, {}x{} grid, batch {}, device {}, {} thread{}, backend {}",
+               to_string(cfg.experiment), model_path, target.grid, target.grid, cfg.batch,
+               device.str(), threads, threads == 1 ? "" : "s", backend);
+
+  const int64_t g = cfg.grid(), n = cfg.batch;
+  const double cells = static_cast<double>(n) * g * g;
+  BenchResult r;
+  // Grow a batch of seeds: the grow measurement, and the states the pool is filled with.
+  at::Tensor grown;
+  {
+    torch::NoGradGuard no_grad;
+    auto& model = trainer.model();
+    auto x = seed_state(n, cfg.model.channels, g, g).to(device);
+    const auto t0 = Clock::now();
+    for (int s = 0; s < o.grow_steps; ++s)
+      x = fast ? fast_step(*model, x, trainer.generator()) : model->step(x, trainer.generator());
+    x = x.cpu().contiguous();
+    r.grow_cell_steps_per_s = cells * o.grow_steps / seconds_since(t0);
+    grown = x;
+  }
+  if (auto* pool = trainer.pool()) {
+    // In place, a batch at a time: a second pool-sized tensor would inflate the peak memory.
+    for (int64_t i = 0; i < pool->size(); i += n) {
+      const int64_t k = std::min<int64_t>(n, pool->size() - i);
+      pool->commit(torch::arange(i, i + k, torch::kLong), grown.slice(0, 0, k));
+    }
+  }
+
+  for (int i = 0; i < o.warmup; ++i) trainer.step();
+  double seconds = 0, cell_steps = 0, steps = 0;
+  for (int64_t i = 0; i < cfg.iters; ++i) {
+    const auto t0 = Clock::now();
+    const IterationStats s = trainer.step();
+    seconds += seconds_since(t0);
+    cell_steps += cells * s.steps;
+    steps += s.steps;
+    if (i == 0) r.first_loss = s.loss;
+    r.last_loss = s.loss;
+  }
+  r.sec_per_iter = seconds / static_cast<double>(cfg.iters);
+  r.train_cell_steps_per_s = cell_steps / seconds;
+  r.mean_steps = steps / static_cast<double>(cfg.iters);
+  r.peak_rss_mb = peak_rss_mb();
+
+  std::fflush(stdout);
+  std::printf("\n%-34s %s\n", "backend", backend.c_str());
+  std::printf("%-34s %ld x %ld x %ld, %d thread%s\n", "batch x grid", static_cast<long>(n),
+              static_cast<long>(g), static_cast<long>(g), threads, threads == 1 ? "" : "s");
+  std::printf("%-34s %ld (mean rollout %.1f steps)\n", "training iterations measured",
+              static_cast<long>(cfg.iters), r.mean_steps);
+  std::printf("%-34s %.4f\n", "seconds per training iteration", r.sec_per_iter);
+  std::printf("%-34s %.4g\n", "training cell-steps per second", r.train_cell_steps_per_s);
+  std::printf("%-34s %.4g\n", "grow cell-steps per second", r.grow_cell_steps_per_s);
+  std::printf("%-34s %.0f\n", "peak resident memory (MB)", r.peak_rss_mb);
+  std::printf("%-34s %.5f -> %.5f\n", "loss (first -> last measured)", r.first_loss, r.last_loss);
+  if (o.json)
+    std::printf(
+        "{\"backend\": \"%s\", \"threads\": %d, \"batch\": %ld, \"grid\": %ld, \"iters\": %ld, "
+        "\"mean_steps\": %.2f, \"sec_per_iter\": %.6f, \"train_cell_steps_per_s\": %.6g, "
+        "\"grow_cell_steps_per_s\": %.6g, \"peak_rss_mb\": %.1f, \"loss\": %.6g}\n",
+        fast ? "fast" : "torch", threads, static_cast<long>(n), static_cast<long>(g),
+        static_cast<long>(cfg.iters), r.mean_steps, r.sec_per_iter, r.train_cell_steps_per_s,
+        r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  return guarded("bench", [&] { return bench(argc, argv); });
+}
+
+}  // namespace nca::cli
