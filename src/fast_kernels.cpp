@@ -4,7 +4,9 @@
 // a += b * c becomes one fused multiply-add.
 #include "fast_kernels.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace nca::fast {
 namespace {
@@ -329,11 +331,16 @@ NCA_KERNEL_SET(avx512, __attribute__((target("avx512f,avx512vl,avx2,fma"), flatt
 
 const Kernels& kernels() {
   static const Kernels chosen = [] {
+    // NCA_FAST_KERNELS=generic|avx2 picks a lesser set, so that the tests can cover every set
+    // on a machine that has the best one.
+    const char* env = std::getenv("NCA_FAST_KERNELS");
+    const std::string want = env ? env : "";
 #ifdef NCA_HAVE_X86_KERNELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (__builtin_cpu_supports("avx512f") && avx2 && want != "avx2" && want != "generic")
       return Kernels{"avx512", avx512_forward, avx512_backward, avx512_perception};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (avx2 && want != "generic")
       return Kernels{"avx2", avx2_forward, avx2_backward, avx2_perception};
 #endif
     return Kernels{"generic", generic_forward, generic_backward, generic_perception};

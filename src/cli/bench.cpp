@@ -52,6 +52,7 @@ struct BenchResult {
   double grow_cell_steps_per_s = 0;
   double peak_rss_mb = 0;
   double mean_steps = 0;
+  double alive_fraction = 0;  // of the grown states' cells: how much of the grid is alive
   double first_loss = 0, last_loss = 0;
 };
 
@@ -122,6 +123,8 @@ int bench(int argc, char** argv) {
     x = x.cpu().contiguous();
     r.grow_cell_steps_per_s = cells * o.grow_steps / seconds_since(t0);
     grown = x;
+    r.alive_fraction =
+        alive_mask(grown, cfg.model.alive_threshold).to(torch::kFloat).mean().item<double>();
   }
   if (auto* pool = trainer.pool()) {
     // In place, a batch at a time: a second pool-sized tensor would inflate the peak memory.
@@ -151,6 +154,8 @@ int bench(int argc, char** argv) {
   std::printf("\n%-34s %s\n", "backend", backend.c_str());
   std::printf("%-34s %ld x %ld x %ld, %d thread%s\n", "batch x grid", static_cast<long>(n),
               static_cast<long>(g), static_cast<long>(g), threads, threads == 1 ? "" : "s");
+  std::printf("%-34s %.1f%% of the grid (after %d steps)\n", "alive cells in grown states",
+              100 * r.alive_fraction, o.grow_steps);
   std::printf("%-34s %ld (mean rollout %.1f steps)\n", "training iterations measured",
               static_cast<long>(cfg.iters), r.mean_steps);
   std::printf("%-34s %.4f\n", "seconds per training iteration", r.sec_per_iter);
@@ -162,10 +167,11 @@ int bench(int argc, char** argv) {
     std::printf(
         "{\"backend\": \"%s\", \"threads\": %d, \"batch\": %ld, \"grid\": %ld, \"iters\": %ld, "
         "\"mean_steps\": %.2f, \"sec_per_iter\": %.6f, \"train_cell_steps_per_s\": %.6g, "
-        "\"grow_cell_steps_per_s\": %.6g, \"peak_rss_mb\": %.1f, \"loss\": %.6g}\n",
+        "\"grow_cell_steps_per_s\": %.6g, \"peak_rss_mb\": %.1f, \"loss\": %.6g, "
+        "\"alive_fraction\": %.4f}\n",
         fast ? "fast" : "torch", threads, static_cast<long>(n), static_cast<long>(g),
         static_cast<long>(cfg.iters), r.mean_steps, r.sec_per_iter, r.train_cell_steps_per_s,
-        r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss);
+        r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss, r.alive_fraction);
   std::fflush(stdout);
   return 0;
 }

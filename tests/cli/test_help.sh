@@ -8,5 +8,5 @@ for flag in --target --config --experiment --iters --batch --pool --size --pad -
   --resume --log-every --save-every; do
   check "train --help mentions $flag" grep -q -- "$flag" help.txt
 done
-check "no command: usage on stderr, exit 2" bash -c "'$NCA' 2>&1 >/dev/null | grep -q 'usage: nca'; test \${PIPESTATUS[0]} -eq 2"
+check "no command: usage on stderr, exit 2" bash -c "'$NCA' 2>&1 >/dev/null | grep 'usage: nca' >/dev/null; test \${PIPESTATUS[0]} -eq 2"
 finish
