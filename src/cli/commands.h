@@ -4,5 +4,6 @@
 namespace nca::cli {
 
 int run_train(int argc, char** argv);
+int run_export(int argc, char** argv);
 
 }  // namespace nca::cli

@@ -16,6 +16,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"train", "train a model to grow a target image; writes a run directory", nca::cli::run_train},
+    {"export", "export a model as an interactive web page or as TorchScript for Python",
+     nca::cli::run_export},
 };
 
 void usage(std::ostream& out) {
