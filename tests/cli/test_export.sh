@@ -13,7 +13,9 @@ check "nca --help lists export" bash -c "'$NCA' --help | grep -q '^  export'"
 
 expect 2 "nothing to export" -- export --model run
 mkdir elsewhere
-(cd elsewhere && expect 1 "shipped model data/models/lizard-regenerating.pt is missing" -- export --web page)
+pushd elsewhere >/dev/null || exit 1
+expect 1 "shipped model data/models/lizard-regenerating.pt is missing" -- export --web page
+popd >/dev/null || exit 1
 check "nothing written without a model" test ! -e elsewhere/page
 expect 1 "cannot load model 'nope.pt': no such file" -- export --model nope.pt --web page
 echo "not a model" > junk.pt

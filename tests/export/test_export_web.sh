@@ -1,22 +1,17 @@
 #!/usr/bin/env bash
 # nca export --web in a real browser: Debian's headless Chromium, driven by playwright-core
-# (tests/export/package.json, installed here with npm ci when missing or stale).
+# (tests/export/package.json, installed by npm ci when missing or stale).
 source "$(dirname "$0")/lib.sh"
 CHROMIUM=${NCA_CHROMIUM:-/usr/bin/chromium}
 [[ -x $CHROMIUM ]] || skip "no Chromium at $CHROMIUM: install Debian's chromium (scripts/deps.sh does)"
 command -v node >/dev/null && command -v npm >/dev/null ||
   skip "node and npm are needed: install Debian's nodejs and npm (scripts/deps.sh does)"
 
-# npm leaves node_modules/.package-lock.json behind; older than the lock file means stale.
-if [[ ! -f $EXPORT_DIR/node_modules/.package-lock.json ||
-  $EXPORT_DIR/package-lock.json -nt $EXPORT_DIR/node_modules/.package-lock.json ]]; then
-  (cd "$EXPORT_DIR" && npm ci --no-audit --no-fund --loglevel=error) ||
-    { echo "FAIL: npm ci in $EXPORT_DIR" >&2; exit 1; }
-fi
+"$EXPORT_DIR/ensure-node-modules.sh" || { echo "FAIL: npm ci in $EXPORT_DIR" >&2; exit 1; }
 
 check "export --web" "$NCA" export --model "$MODEL" --web page
-# 120 grown steps for the step cases, a 400-step coverage curve averaged over 2 rollouts.
-check "C++ reference" "$REFERENCE" "$MODEL" ref.json 72 120 400 2
+# 120 grown steps for the step cases, a 220-step coverage curve averaged over 2 rollouts.
+check "C++ reference" "$REFERENCE" "$MODEL" ref.json 72 120 220 2
 export NCA_CHROMIUM=$CHROMIUM
 check "the page in headless Chromium" \
   timeout 120 node "$EXPORT_DIR/web_test.mjs" page/index.html ref.json

@@ -86,6 +86,7 @@ try {
   // ---- Grows like the C++ rollout --------------------------------------------------------------
   await page.click("#reset");
   check((await stepsNow()) === 0, "Reset puts the step counter back to 0");
+  await page.locator("#speed").fill("7");  // flat out: a loaded machine still gets there soon
   await nca(() => window.nca.pause(false));
   const growSteps = Math.min(200, ref.coverage.length - 1);
   await waitSteps(growSteps);
@@ -187,9 +188,18 @@ try {
   console.log(`regrow: coverage ${regrown.toFixed(4)} after 300 steps (before the cut ${before.toFixed(4)})`);
   check(Math.abs(regrown - before) <= 0.1 * before, "it regrew to within 10% of the coverage before the cut");
 
-  // ---- Shift-click plants a seed ---------------------------------------------------------------
+  // ---- A click erases; shift-click plants a seed -------------------------------------------------
   const [sx, sy] = await cellCentre(4, 4);
-  const wasEmpty = await nca(() => window.nca.getState()[3 * window.nca.spec.width * window.nca.spec.height + 4 * window.nca.spec.width + 4] === 0);
+  await page.mouse.click(sx, sy);
+  const wasEmpty = await nca(() => {
+    const s = window.nca.getState(), { width: w, height: h, eraseRadius: r } = window.nca.spec;
+    for (let c = 0; c < s.length / (w * h); c++)
+      for (let y = 0; y <= 4 + r - 1; y++)
+        for (let x = 0; x <= 4 + r - 1; x++)
+          if ((x - 4) ** 2 + (y - 4) ** 2 <= r * r && s[c * w * h + y * w + x] !== 0) return false;
+    return true;
+  });
+  check(wasEmpty, "a click erases a disc of cells");
   await page.keyboard.down("Shift");
   await page.mouse.click(sx, sy);
   await page.keyboard.up("Shift");
@@ -199,7 +209,7 @@ try {
     for (let c = 0; c < channels; c++) v.push(s[c * w * h + 4 * w + 4]);
     return v;
   });
-  check(wasEmpty && seeded.every((v, c) => v === (c >= 3 ? 1 : 0)), "shift-click plants a seed (cell 4,4: channels 3.. = 1)");
+  check(seeded.every((v, c) => v === (c >= 3 ? 1 : 0)), "shift-click plants a seed (cell 4,4: channels 3.. = 1)");
 
   if (screenshot) {
     // The picture for the README: the grown shape with a fresh bite, regrowing.
