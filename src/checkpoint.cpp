@@ -3,6 +3,7 @@
 #include "nca/checkpoint.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -68,6 +69,13 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
   info.model.fire_rate = read_value<double>(archive, path, "model.fire_rate");
   info.model.alive_threshold = read_value<double>(archive, path, "model.alive_threshold");
   info.train_config = read_value<std::string>(archive, path, "train_config");
+  at::Tensor target;
+  if (archive.try_read("target", target)) {
+    if (target.dim() != 3 || target.size(0) != 4 || target.size(1) < 1 || target.size(2) < 1)
+      throw load_error(
+          path, "stored target has shape " + c10::str(target.sizes()) + ", expected 4 x H x W");
+    info.target = target;
+  }
   auto problems = info.model.problems();
   if (!problems.empty()) throw load_error(path, "invalid model config: " + problems.front());
   if (info.iteration < 0) throw load_error(path, "negative iteration count");
@@ -75,8 +83,10 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
 }
 
 std::string describe(const ModelConfig& m) {
-  return std::to_string(m.channels) + " channels, hidden " + std::to_string(m.hidden) + ", " +
-         to_string(m.perception) + " perception";
+  std::ostringstream o;
+  o << m.channels << " channels, hidden " << m.hidden << ", " << to_string(m.perception)
+    << " perception, fire rate " << m.fire_rate << ", alive threshold " << m.alive_threshold;
+  return o.str();
 }
 
 }  // namespace
@@ -94,6 +104,9 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
     archive.write("model.fire_rate", c10::IValue(info.model.fire_rate));
     archive.write("model.alive_threshold", c10::IValue(info.model.alive_threshold));
     archive.write("train_config", c10::IValue(info.train_config));
+    // The target travels with the model, so that grow and regen can measure the loss without
+    // the image file.
+    if (info.target.defined()) archive.write("target", info.target.cpu());
     torch::serialize::OutputArchive weights;
     model->save(weights);
     archive.write("model", weights);
@@ -121,12 +134,8 @@ CheckpointInfo load_checkpoint(const std::string& path, NCAModel& model,
   auto archive = open_archive(path);
   auto info = read_info(archive, path);
   if (!(info.model == model->config()))
-    throw load_error(path, "it was trained with " + describe(info.model) + ", fire rate " +
-                               std::to_string(info.model.fire_rate) + ", alive threshold " +
-                               std::to_string(info.model.alive_threshold) + "; this run expects " +
-                               describe(model->config()) + ", fire rate " +
-                               std::to_string(model->config().fire_rate) + ", alive threshold " +
-                               std::to_string(model->config().alive_threshold));
+    throw load_error(path, "it was trained with " + describe(info.model) + "; this run expects " +
+                               describe(model->config()));
   try {
     torch::serialize::InputArchive weights;
     archive.read("model", weights);

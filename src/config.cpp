@@ -9,6 +9,13 @@
 namespace nca {
 namespace {
 
+// Shortest round-trip form: 0.5, 2, 1e-08 rather than std::to_string's 0.500000.
+std::string num(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
 std::string join(const std::vector<std::string>& items, const std::string& sep) {
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + items[i];
@@ -50,9 +57,9 @@ std::vector<std::string> ModelConfig::problems() const {
     p.push_back("channels must be at least 4 (RGBA), got " + std::to_string(channels));
   if (hidden <= 0) p.push_back("hidden must be positive, got " + std::to_string(hidden));
   if (!(fire_rate > 0 && fire_rate <= 1))
-    p.push_back("fire-rate must be in (0, 1], got " + std::to_string(fire_rate));
+    p.push_back("fire-rate must be in (0, 1], got " + num(fire_rate));
   if (!(alive_threshold >= 0 && alive_threshold < 1))
-    p.push_back("alive-threshold must be in [0, 1), got " + std::to_string(alive_threshold));
+    p.push_back("alive-threshold must be in [0, 1), got " + num(alive_threshold));
   return p;
 }
 
@@ -89,8 +96,8 @@ std::vector<std::string> TrainConfig::problems() const {
   if (experiment == Experiment::Regenerating && (damage < 0 || damage >= batch))
     p.push_back("damage (" + std::to_string(damage) + ") must be at least 0 and less than batch (" +
                 std::to_string(batch) + "): one sample is always a fresh seed");
-  if (!(lr > 0)) p.push_back("lr must be positive, got " + std::to_string(lr));
-  if (!(lr_decay > 0)) p.push_back("lr-decay must be positive, got " + std::to_string(lr_decay));
+  if (!(lr > 0)) p.push_back("lr must be positive, got " + num(lr));
+  if (!(lr_decay > 0)) p.push_back("lr-decay must be positive, got " + num(lr_decay));
   if (lr_decay_at < 0) p.push_back("lr-decay-at must be zero or more");
   if (threads < 0) p.push_back("threads must be zero (all cores) or more");
   if (log_every <= 0) p.push_back("log-every must be positive");

@@ -104,6 +104,7 @@ void Trainer::save(const std::string& model_path, const std::string& pool_path) 
   info.iteration = iteration_;
   info.model = cfg_.model;
   info.train_config = cfg_.to_toml();
+  info.target = target_;
   save_checkpoint(model_path, model_, info, optimizer_.get(), &gen_);
   if (pool_ && !pool_path.empty()) {
     write_atomically(pool_path, [&](const std::string& tmp) {

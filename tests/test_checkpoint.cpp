@@ -47,6 +47,8 @@ TEST_CASE("a checkpoint round trip gives identical outputs, iteration and optimi
   CHECK(info.format == nca::kCheckpointFormat);
   CHECK(info.model == cfg.model);
   CHECK_THAT(info.train_config, Contains("experiment = \"persistent\""));
+  REQUIRE(info.target.defined());
+  CHECK(torch::equal(info.target, blob_target(cfg)));
 
   // The model alone: same output for the same state and fire mask.
   auto model = nca::load_model(dir.file("model.pt"));

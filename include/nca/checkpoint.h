@@ -19,6 +19,7 @@ struct CheckpointInfo {
   int64_t iteration = 0;     // training iterations completed
   ModelConfig model;         // what the weights belong to
   std::string train_config;  // the resolved TrainConfig as TOML (informational)
+  at::Tensor target;         // 4 x H x W the model learnt to grow (undefined if not stored)
 };
 
 // Writes model (+ optimiser and generator state when given) atomically to `path`.

@@ -14,9 +14,6 @@ namespace nca::cli {
 inline constexpr int kExitRuntime = 1;  // something failed while working
 inline constexpr int kExitUsage = 2;    // the user's input is wrong
 
-// The pretrained model shipped in the repository: what --model means when not given.
-inline constexpr const char* kDefaultModel = "data/models/lizard-regenerating.pt";
-
 // Runs body; turns exceptions into one "nca <command>: error: ..." line on stderr and the exit
 // code (UsageError and CLI11 parse errors: 2, anything else: 1).
 int guarded(const std::string& command, const std::function<int()>& body);

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "frames.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
 #include "nca/torchscript.h"
@@ -15,6 +16,9 @@ namespace nca::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The regenerating lizard: the model the demo is about (erase a piece, watch it heal).
+constexpr const char* kDefaultModel = "lizard-regenerating.pt";
 
 int export_model(int argc, char** argv) {
   std::string model_arg, web_dir, torch_path;
@@ -26,7 +30,8 @@ int export_model(int argc, char** argv) {
       "nca export");
   app.get_formatter()->column_width(28);
   app.add_option("--model", model_arg,
-                 std::string("Model file or run directory (default ") + kDefaultModel + ")");
+                 "Model file or run directory (default: the shipped data/models/" +
+                     std::string(kDefaultModel) + ")");
   app.add_option("--web", web_dir, "Write OUT_DIR/index.html, the interactive demo")
       ->type_name("OUT_DIR");
   app.add_option("--torch", torch_path, "Write a TorchScript module for Python PyTorch")
@@ -37,12 +42,7 @@ int export_model(int argc, char** argv) {
   if (web_dir.empty() && torch_path.empty())
     throw UsageError("nothing to export: give --web OUT_DIR and/or --torch OUT.pt");
 
-  const std::string model_path = model_arg.empty() ? kDefaultModel : resolve_model_path(model_arg);
-  std::error_code ec;
-  if (model_arg.empty() && !fs::exists(model_path, ec))
-    throw std::runtime_error(std::string("no --model given and the shipped model ") +
-                             kDefaultModel +
-                             " is missing (run from the repository root, or pass --model)");
+  const std::string model_path = model_path_or_default(model_arg, kDefaultModel);
   CheckpointInfo info;
   const NCAModel model = load_model(model_path, &info);
 
@@ -52,6 +52,7 @@ int export_model(int argc, char** argv) {
     page.description = fs::path(model_path).filename().string() + ", " +
                        std::to_string(info.iteration) + " training iterations";
     const std::string path = export_web_page(model, web_dir, page);
+    std::error_code ec;
     spdlog::info("wrote {} ({} KB): open it in a browser, no server or network needed", path,
                  (fs::file_size(path, ec) + 512) / 1024);
   }

@@ -16,6 +16,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"train", "train a model to grow a target image; writes a run directory", nca::cli::run_train},
+    {"grow", "grow a trained model from a seed: PNG frames and a GIF", nca::cli::run_grow},
+    {"regen", "grow, cut, watch it heal; prints how much came back", nca::cli::run_regen},
     {"export", "export a model as an interactive web page or as TorchScript for Python",
      nca::cli::run_export},
 };

@@ -16,6 +16,7 @@
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
 #include "nca/image_io.h"
+#include "nca/plot.h"
 #include "nca/trainer.h"
 
 namespace nca::cli {
@@ -190,6 +191,52 @@ void truncate_csv(const std::string& path, int64_t iteration) {
   write_text_atomically(path, kept);
 }
 
+// The (iteration, log10 loss) columns of loss.csv, for the loss-curve picture of a resumed run.
+void read_loss_history(const std::string& path, std::vector<double>& iters,
+                       std::vector<double>& log10_loss) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    std::string iter, loss, log10;
+    if (std::getline(row, iter, ',') && std::getline(row, loss, ',') &&
+        std::getline(row, log10, ',')) {
+      try {
+        iters.push_back(std::stod(iter));
+        log10_loss.push_back(std::stod(log10));
+      } catch (const std::exception&) {
+        // a malformed row (e.g. cut short by a kill) only costs one point of the picture
+      }
+    }
+  }
+}
+
+// The pictures of a run: loss.png (the curve so far), batch.png (the last batch before and after
+// its rollout) and pool/pool_NNNNNN.png (the first pool samples, as in the article).
+void write_pictures(Trainer& trainer, const fs::path& dir, const std::vector<double>& iters,
+                    const std::vector<double>& log10_loss) {
+  save_png((dir / "loss.png").string(), plot_loss_curve(iters, log10_loss));
+  const auto& before = trainer.last_batch_before();
+  const auto& after = trainer.last_batch_after();
+  if (before.defined()) {
+    std::vector<RgbImage> cells;
+    for (int64_t k = 0; k < before.size(0); ++k) cells.push_back(render_rgb(before[k]));
+    for (int64_t k = 0; k < after.size(0); ++k) cells.push_back(render_rgb(after[k]));
+    save_png((dir / "batch.png").string(),
+             upscale(tile(cells, static_cast<int>(before.size(0)), 2), 2));
+  }
+  if (SamplePool* pool = trainer.pool()) {
+    std::vector<RgbImage> cells;
+    for (int64_t i = 0; i < std::min<int64_t>(pool->size(), 48); ++i)
+      cells.push_back(render_rgb(pool->states()[i]));
+    std::error_code ec;
+    fs::create_directories(dir / "pool", ec);
+    save_png((dir / "pool" / fmt::format("pool_{:06d}.png", trainer.iteration())).string(),
+             upscale(tile(cells, 8, 2), 2));
+  }
+}
+
 // Refuses what would lose or mix up a run, before anything is loaded or written.
 void check_run_dir(const TrainOptions& o) {
   std::error_code ec;
@@ -225,6 +272,7 @@ int train(int argc, char** argv) {
   TrainConfig& cfg = o.cfg;
   cfg.experiment = parse_experiment(o.experiment);
   cfg.model.perception = parse_perception(o.perception);
+  if (o.resume && !o.run_dir.empty()) check_run_dir(o);  // before asking for a target
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
   cfg.validate();
   if (o.run_dir.empty())
@@ -264,6 +312,8 @@ int train(int argc, char** argv) {
   std::signal(SIGTERM, on_stop_signal);
 
   auto save = [&] { trainer.save(model_path, pool_path); };
+  std::vector<double> history_iters, history_log10;
+  if (o.resume) read_loss_history(csv_path, history_iters, history_log10);
   Progress progress(cfg.iters, cfg.log_every);
   spdlog::info("training {} to {} iterations ({}); Ctrl-C saves and stops",
                to_string(cfg.experiment), cfg.iters, o.run_dir);
@@ -277,7 +327,11 @@ int train(int argc, char** argv) {
           "iteration {}: loss or gradient not finite; update skipped, weights and pool kept",
           s.iteration);
     const int64_t done = trainer.iteration();
+    history_iters.push_back(static_cast<double>(s.iteration));
+    history_log10.push_back(s.log10_loss);
     progress.update(done, s.loss, s.log10_loss, s.seconds);
+    if (cfg.snapshot_every > 0 && (done % cfg.snapshot_every == 0 || done == 1))
+      write_pictures(trainer, dir, history_iters, history_log10);
     if (cfg.save_every > 0 && done % cfg.save_every == 0 && done < cfg.iters) {
       save();
       const auto ckpt = dir / "checkpoints" / fmt::format("model_{:06d}.pt", done);
@@ -287,6 +341,7 @@ int train(int argc, char** argv) {
   }
   progress.finish();
   save();
+  if (cfg.snapshot_every > 0) write_pictures(trainer, dir, history_iters, history_log10);
   if (g_stop_requested) {
     spdlog::info(
         "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume",

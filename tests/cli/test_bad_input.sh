@@ -11,6 +11,24 @@ expect 2 "cannot read target image .*empty.png" -- train --target "$D/empty.png"
 expect 2 "cannot read target image .*truncated.png" -- train --target "$D/truncated.png"
 expect 2 "transparent" -- train --target "$D/transparent.png"
 expect 2 "target is required" -- train --iters 3
+expect 2 "cannot read target image .*huge-header.png" -- train --target "$D/huge-header.png"
+expect 2 "cannot read target image .*: is a directory|not an image" -- train --target "$D"
+
+# Unusual but valid images train (one iteration here), with a warning when nothing is transparent.
+accepts() {
+  local file=$1 warn=$2
+  checks=$((checks + 1))
+  if ! "$NCA" train --target "$D/$file" "${TINY[@]}" --iters 1 --run-dir "ok-$file" >out.txt 2>&1; then
+    fail "$file should train: $(cat out.txt)"
+  elif [[ $warn == warn ]] && ! grep -q "no transparency" out.txt; then
+    fail "$file: expected the no-transparency warning"
+  fi
+}
+accepts one-pixel.png warn
+accepts grayscale.png warn
+accepts grayscale-alpha.png no
+accepts no-alpha.jpg warn
+accepts rgba16.png no
 
 # Impossible configs.
 expect 2 "batch \(9\) cannot be larger than pool \(8\)" -- train --target "$LIZ" --batch 9 --pool 8

@@ -1,0 +1,43 @@
+// Running a trained automaton without training: the grow and regen drivers shared by the
+// commands (frames go to a callback, so the caller decides what to write).
+#pragma once
+
+#include <functional>
+#include <optional>
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include "nca/damage.h"
+#include "nca/model.h"
+
+namespace nca {
+
+// Called with the step number (0 = the state before any step) and the 1 x C x H x W state.
+using FrameSink = std::function<void(int step, const at::Tensor& state)>;
+
+struct RunOptions {
+  double angle = 0.0;  // rotates the perception (radians), the Distill article's experiment 4
+  int every = 1;       // call the sink every `every` steps (and at the last step)
+};
+
+// Runs `steps` steps from `x` (no gradients), numbering them from first_step + 1, and calls
+// sink(first_step, x) first. Returns the final state.
+at::Tensor run_steps(NCAModel& model, at::Tensor x, int first_step, int steps, at::Generator& gen,
+                     const RunOptions& options, const FrameSink& sink);
+
+struct RegenResult {
+  double loss_before_cut = 0;  // loss to the target at step `at`, before the cut
+  double loss_after_cut = 0;   // right after the cut
+  double loss_end = 0;         // after the steps that follow
+  // (after_cut - end) / (after_cut - before): 1 = fully healed, 0 = no better than right after
+  // the cut; NaN when the cut changed nothing.
+  double recovered = 0;
+};
+
+// Grows from a seed for `at` steps, removes the cells of `cut`, runs `steps` more. `target` is
+// 4 x H x W and sets the grid.
+RegenResult regenerate(NCAModel& model, const at::Tensor& target, Cut cut, int at, int steps,
+                       at::Generator& gen, const RunOptions& options, const FrameSink& sink);
+
+}  // namespace nca

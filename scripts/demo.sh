@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# From a fresh clone to a trained lizard: installs what is missing, builds (Release), trains
+# data/lizard.png with configs/quick.toml, grows it into a GIF, and says where everything is.
+#   scripts/demo.sh [RUN_DIR]      (default runs/demo-lizard; replaced if it exists)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+run=${1:-runs/demo-lizard}
+scripts/deps.sh
+scripts/build.sh
+nca=${NCA_BUILD_DIR:-build}/nca
+"$nca" train --target data/lizard.png --config configs/quick.toml --run-dir "$run" --force
+"$nca" grow --model "$run" --steps 200 --every 2 --out "$run/grow"
+cat <<MSG
+
+Done. Look at:
+  $run/loss.png           the loss curve
+  $run/pool/              pool snapshots during training
+  $run/grow/growth.gif    the lizard growing from one cell ($run/grow/frame_*.png: the frames)
+  $run/model.pt           the model: nca grow --model $run, nca regen --model $run
+MSG

@@ -1,0 +1,65 @@
+// What grow and regen share: the model to run (with the shipped default), and the frame writer
+// (numbered PNGs, upscaled with crisp pixels, plus an animated GIF).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "nca/checkpoint.h"
+#include "nca/image_io.h"
+#include "nca/model.h"
+
+namespace nca::cli {
+
+// The options every "run a model" command takes.
+struct RunModelOptions {
+  std::string model;  // model file or run directory ("" = the shipped default)
+  std::string out;    // folder for frames and the GIF
+  std::string gif;    // GIF path ("" = <out>/<default name>)
+  int every = 1;      // keep every K-th frame
+  int scale = 4;      // upscaling factor of frames
+  int delay_cs = 4;   // GIF time per frame, hundredths of a second
+  uint64_t seed = 0;  // fire masks (and random cuts)
+  std::string device = "auto";
+  int threads = 0;
+};
+
+// Adds --model --out --gif --every --scale --gif-delay --seed --device --threads.
+void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
+                           const std::string& default_out);
+
+// The model path to use: o.model (a file or run directory) or the shipped default, found
+// relative to the working directory or to the source tree nca was built from.
+std::string model_path_or_default(const std::string& model, const std::string& default_name);
+
+struct LoadedModel {
+  NCAModel model{nullptr};
+  CheckpointInfo info;
+  std::string path;
+};
+// Loads, checks and moves to `device`.
+LoadedModel load_for_running(const std::string& path, const c10::Device& device);
+
+// Writes frame_NNNNN.png files and a GIF of the same frames; errors name the path.
+class FrameWriter {
+ public:
+  FrameWriter(const std::string& out_dir, const std::string& gif_path, int width, int height,
+              int scale, int delay_cs);
+  void write(int step, const at::Tensor& state);
+  void finish();  // closes the GIF
+  int frames() const { return frames_; }
+  const std::string& gif_path() const { return gif_path_; }
+
+ private:
+  std::string out_dir_, gif_path_;
+  int scale_;
+  std::unique_ptr<GifWriter> gif_;
+  int frames_ = 0;
+};
+
+// Validates a positive integer option with a readable message.
+void require_positive(const char* flag, int64_t value);
+
+}  // namespace nca::cli

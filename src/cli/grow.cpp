@@ -1,0 +1,101 @@
+// `nca grow`: grow from one seed cell and write the frames and a GIF.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "common.h"
+#include "frames.h"
+#include "nca/errors.h"
+#include "nca/rollout.h"
+
+namespace nca::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "72" or "64x96" (height x width).
+std::pair<int64_t, int64_t> parse_grid(const std::string& s) {
+  std::smatch m;
+  if (std::regex_match(s, m, std::regex("(\\d{1,5})"))) return {std::stoll(m[1]), std::stoll(m[1])};
+  if (std::regex_match(s, m, std::regex("(\\d{1,5})[xX](\\d{1,5})")))
+    return {std::stoll(m[1]), std::stoll(m[2])};
+  throw UsageError("--grid '" + s + "': expected N or HxW, e.g. 72 or 64x128");
+}
+
+int grow(int argc, char** argv) {
+  RunModelOptions o;
+  int steps = 500;
+  std::string grid;
+  double angle_deg = 0;
+  CLI::App app(
+      "Grow the trained automaton from one seed cell: numbered PNG frames and a GIF.\n"
+      "Also writes loss.csv (loss to the target per frame) when the grid is the "
+      "training grid.",
+      "nca grow");
+  app.get_formatter()->column_width(30);
+  add_run_model_options(app, o, "lizard-persistent.pt", "frames");
+  app.add_option("--steps", steps, "Steps to run")->capture_default_str();
+  app.add_option("--grid", grid, "Grid N or HxW (default: the training grid)");
+  app.add_option("--angle", angle_deg, "Rotate the perception by DEG degrees")
+      ->capture_default_str();
+  if (!parse(app, argc, argv)) return 0;
+  require_positive("--steps", steps);
+  require_positive("--every", o.every);
+  require_positive("--scale", o.scale);
+  require_positive("--gif-delay", o.delay_cs);
+  if (steps > 100000) throw UsageError("--steps must be at most 100000");
+
+  const auto device = select_device(o.device);
+  set_threads(o.threads);
+  auto m = load_for_running(model_path_or_default(o.model, "lizard-persistent.pt"), device);
+  const at::Tensor& target = m.info.target;
+  int64_t h = target.defined() ? target.size(1) : 72, w = target.defined() ? target.size(2) : 72;
+  if (!grid.empty()) std::tie(h, w) = parse_grid(grid);
+  if (h < 3 || w < 3 || h > 4096 || w > 4096)
+    throw UsageError("--grid must be between 3 and 4096 cells a side");
+  if (h * w * o.scale * o.scale > 64LL * 1024 * 1024)
+    throw UsageError("--grid times --scale makes frames over 64 megapixels: lower --scale");
+  const bool measure = target.defined() && target.size(1) == h && target.size(2) == w;
+
+  const std::string gif = o.gif.empty() ? (fs::path(o.out) / "growth.gif").string() : o.gif;
+  FrameWriter frames(o.out, gif, static_cast<int>(w), static_cast<int>(h), o.scale, o.delay_cs);
+  std::ofstream csv;
+  if (measure) {
+    csv.open(fs::path(o.out) / "loss.csv", std::ios::trunc);
+    csv << "step,loss\n";
+  }
+  const at::Tensor t = measure ? target.to(device) : at::Tensor();
+  spdlog::info("growing {} for {} steps on a {}x{} grid ({})", m.path, steps, h, w, device.str());
+
+  auto gen = at::detail::createCPUGenerator(o.seed);
+  RunOptions ro;
+  ro.angle = angle_deg * M_PI / 180.0;
+  ro.every = o.every;
+  double last_loss = NAN;
+  auto x = seed_state(1, m.info.model.channels, h, w, torch::TensorOptions().device(device));
+  run_steps(m.model, x, 0, steps, gen, ro, [&](int step, const at::Tensor& state) {
+    frames.write(step, state);
+    if (measure) {
+      last_loss = per_sample_loss(state, t).item<double>();
+      csv << step << ',' << fmt::format("{:.9g}", last_loss) << '\n';
+    }
+  });
+  frames.finish();
+  if (measure && !csv) throw std::runtime_error("cannot write loss.csv in '" + o.out + "'");
+  spdlog::info("wrote {} frames to {}/ and {}", frames.frames(), o.out, frames.gif_path());
+  if (measure) spdlog::info("loss to the target at step {}: {:.6f}", steps, last_loss);
+  return 0;
+}
+
+}  // namespace
+
+int run_grow(int argc, char** argv) {
+  return guarded("grow", [&] { return grow(argc, argv); });
+}
+
+}  // namespace nca::cli
