@@ -211,18 +211,20 @@ try {
   check(seeded.every((v, c) => v === (c >= 3 ? 1 : 0)), "shift-click plants a seed (cell 4,4: channels 3.. = 1)");
 
   if (screenshot) {
-    // The picture for the README: the grown shape with a fresh bite, regrowing.
+    // The picture for the README: the grown shape at the default speed, a bite just taken out
+    // of it with a drag, regrowing.
+    await page.locator("#speed").fill("5");
     await page.click("#reset");
     await nca(() => window.nca.pause(false));
     await waitSteps(250);
-    await nca(() => window.nca.pause());
-    const [px, py] = await cellCentre((ref.width >> 1) + 8, (ref.height >> 1) - 8);
+    const [px, py] = await cellCentre((ref.width >> 1) + 4, (ref.height >> 1) - 12);
     await page.mouse.move(px, py);
     await page.mouse.down();
     await page.mouse.move(px + 40, py + 40, { steps: 6 });
     await page.mouse.up();
-    await nca(() => window.nca.step(12));
-    await page.locator("main").screenshot({ path: screenshot });
+    await sleep(300);
+    const box = await page.locator("main").boundingBox();
+    await page.screenshot({ path: screenshot, clip: { x: box.x - 16, y: box.y - 16, width: box.width + 32, height: box.height + 32 } });
     console.log(`wrote ${screenshot}`);
   }
 
