@@ -185,7 +185,7 @@ try {
   await nca(() => window.nca.pause());
   const regrown = await nca(() => window.nca.coverage());
   console.log(`regrow: coverage ${regrown.toFixed(4)} after 300 steps (before the cut ${before.toFixed(4)})`);
-  check(Math.abs(regrown - before) <= 0.1 * before, "it regrew to within 10% of the coverage before the cut");
+  check(Math.abs(regrown - before) <= 0.15 * before, "it regrew to within 15% of the coverage before the cut");
 
   // ---- A click erases; shift-click plants a seed -------------------------------------------------
   const [sx, sy] = await cellCentre(4, 4);
