@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nca needs, when any is missing. Used by test.sh, demo.sh and CI.
 #   scripts/deps.sh              build + test dependencies
-#   scripts/deps.sh --reference  also python3-torch and PIL, for the Python reference benchmark
+#   scripts/deps.sh --reference  also PIL, for the Python reference benchmark
+# The export tests need Chromium (the web page, driven headless), Node.js with npm (playwright-core,
+# installed by the test itself with npm ci) and python3-torch (loading the TorchScript export).
 set -euo pipefail
 
 packages=(cmake g++ ninja-build pkg-config libtorch-dev libcli11-dev libspdlog-dev libstb-dev
-  catch2 libgif-dev)
-if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-torch python3-pil); fi
+  catch2 libgif-dev chromium python3-torch)
+if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-pil); fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js may come from elsewhere than Debian (a nodesource build bundles its own npm, and
+# Debian's npm package conflicts with it): ask for the commands, not the packages.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "deps: installing ${missing[*]}"

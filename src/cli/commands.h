@@ -7,5 +7,6 @@ int run_train(int argc, char** argv);
 int run_grow(int argc, char** argv);
 int run_regen(int argc, char** argv);
 int run_bench(int argc, char** argv);
+int run_export(int argc, char** argv);
 
 }  // namespace nca::cli

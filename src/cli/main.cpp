@@ -19,6 +19,8 @@ constexpr Command kCommands[] = {
     {"grow", "grow a trained model from a seed: PNG frames and a GIF", nca::cli::run_grow},
     {"regen", "grow, cut, watch it heal; prints how much came back", nca::cli::run_regen},
     {"bench", "measure training and growing speed and peak memory", nca::cli::run_bench},
+    {"export", "export a model as an interactive web page or as TorchScript for Python",
+     nca::cli::run_export},
 };
 
 void usage(std::ostream& out) {

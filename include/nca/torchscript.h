@@ -1,0 +1,25 @@
+// `nca export --torch`: a model as a TorchScript module that Python PyTorch loads with
+// torch.jit.load and runs without nca:
+//   m = torch.jit.load("lizard.pt")
+//   x = m.seed(1, 72, 72)                          # N x C x H x W, one seed in the centre
+//   x = m.step(x)                                  # one stochastic step (fire rate of the model)
+//   y = m(x, fire)                                 # one step with a given N x 1 x H x W 0/1 mask
+#pragma once
+
+#include <string>
+
+#include <torch/csrc/jit/api/module.h>
+
+#include "nca/model.h"
+
+namespace nca {
+
+// The module: weights as parameters, the perception filters as a buffer, the config as
+// attributes, and the methods forward(x, fire), step(x), seed(n, h, w), perceive(x), update(p)
+// and alive(x), each computing what NCAModel does (DESIGN §1).
+torch::jit::Module to_torchscript(const NCAModel& model);
+
+// Saves to_torchscript(model) to `path` atomically.
+void export_torchscript(const NCAModel& model, const std::string& path);
+
+}  // namespace nca

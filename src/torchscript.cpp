@@ -1,0 +1,79 @@
+// TorchScript export: a torch::jit::Module assembled from C++ with the weights as parameters and
+// the step written in TorchScript, so that Python needs neither nca nor this repository's code.
+#include "nca/torchscript.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "nca/atomic_file.h"
+
+namespace nca {
+namespace {
+
+// What NCAModelImpl::step does, line for line (DESIGN §1). Kept in one place with the module
+// layout below; tests/export checks it against the C++ step from Python.
+constexpr const char* kMethods = R"(
+def perceive(self, x):
+    return torch.conv2d(x, self.kernels, None, [1, 1], [1, 1], [1, 1], self.channels)
+
+def update(self, p):
+    h = torch.relu(torch.conv2d(p, self.conv1_weight, self.conv1_bias))
+    return torch.conv2d(h, self.conv2_weight)
+
+def alive(self, x):
+    return torch.max_pool2d(x[:, 3:4], [3, 3], [1, 1], [1, 1]) > self.alive_threshold
+
+def forward(self, x, fire):
+    pre = self.alive(x)
+    y = x + self.update(self.perceive(x)) * fire
+    post = self.alive(y)
+    return y * (pre & post).to(y.dtype)
+
+def step(self, x):
+    u = torch.rand([x.size(0), 1, x.size(2), x.size(3)], dtype=x.dtype, device=x.device)
+    return self.forward(x, (u <= self.fire_rate).to(x.dtype))
+
+def seed(self, n: int, h: int, w: int):
+    x = torch.zeros([n, self.channels, h, w], dtype=self.kernels.dtype, device=self.kernels.device)
+    x[:, 3:, h // 2, w // 2].fill_(1.0)
+    return x
+)";
+
+torch::Tensor own_copy(const torch::Tensor& t) {
+  return t.detach().to(torch::kCPU, torch::kFloat).clone();
+}
+
+}  // namespace
+
+torch::jit::Module to_torchscript(const NCAModel& model) {
+  const ModelConfig& cfg = model->config();
+  const auto params = model->named_parameters();
+  const auto buffers = model->named_buffers();
+  torch::jit::Module m("NCA");
+  // Parameters keep requires_grad, so that a Python user can fine-tune them.
+  m.register_parameter("conv1_weight", own_copy(params["conv1.weight"]).requires_grad_(), false);
+  m.register_parameter("conv1_bias", own_copy(params["conv1.bias"]).requires_grad_(), false);
+  m.register_parameter("conv2_weight", own_copy(params["conv2.weight"]).requires_grad_(), false);
+  m.register_buffer("kernels", own_copy(buffers["kernels"]));
+  m.register_attribute("channels", c10::IntType::get(), static_cast<int64_t>(cfg.channels));
+  m.register_attribute("hidden", c10::IntType::get(), static_cast<int64_t>(cfg.hidden));
+  m.register_attribute("perception", c10::StringType::get(), to_string(cfg.perception));
+  m.register_attribute("fire_rate", c10::FloatType::get(), cfg.fire_rate);
+  m.register_attribute("alive_threshold", c10::FloatType::get(), cfg.alive_threshold);
+  m.define(kMethods);
+  return m;
+}
+
+void export_torchscript(const NCAModel& model, const std::string& path) {
+  auto m = to_torchscript(model);
+  write_atomically(path, [&](const std::string& tmp) {
+    try {
+      m.save(tmp);
+    } catch (const c10::Error& e) {
+      std::string msg = e.what_without_backtrace();
+      throw std::runtime_error(msg.substr(0, msg.find('\n')));
+    }
+  });
+}
+
+}  // namespace nca

@@ -1,0 +1,136 @@
+// The web demo page: the template (src/web/page.html, compiled in by cmake/embed_text.cmake)
+// with the model's config and weights filled in as JSON, the weights as base64 float32.
+#include "nca/web_page.h"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include "nca/atomic_file.h"
+#include "nca/errors.h"
+
+namespace nca {
+
+extern const char* const kWebPageTemplate;  // generated from src/web/page.html
+
+namespace {
+
+constexpr const char* kPlaceholder = "@NCA_MODEL_JSON@";
+
+// A JSON string literal. '<' is escaped too, so that no text can close the <script> element
+// the JSON sits in.
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (const unsigned char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += static_cast<char>(ch);
+    } else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Little-endian float32 bytes of a tensor, base64-encoded.
+std::string tensor_base64(const torch::Tensor& t) {
+  const auto values = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  std::string bytes(static_cast<size_t>(values.numel()) * 4, '\0');
+  const float* p = values.data_ptr<float>();
+  for (int64_t i = 0; i < values.numel(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, p + i, 4);
+    for (int b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<char>((bits >> (8 * b)) & 0xff);
+  }
+  return base64(bytes.data(), bytes.size());
+}
+
+const torch::Tensor& find(const torch::OrderedDict<std::string, torch::Tensor>& dict,
+                          const std::string& key) {
+  const auto* t = dict.find(key);
+  if (!t) throw std::logic_error("NCAModel has no tensor '" + key + "'");
+  return *t;
+}
+
+std::string model_json(const NCAModel& model, const WebPageOptions& o) {
+  const ModelConfig& cfg = model->config();
+  const auto params = model->named_parameters();
+  const auto buffers = model->named_buffers();
+  // The buffer repeats the F filters once per channel (channel-major); the page needs one copy.
+  const auto kernels = find(buffers, "kernels").slice(0, 0, cfg.filters());
+  std::string j = "{";
+  j += "\"description\":" + json_string(o.description);
+  j += ",\"width\":" + std::to_string(o.width);
+  j += ",\"height\":" + std::to_string(o.height);
+  j += ",\"channels\":" + std::to_string(cfg.channels);
+  j += ",\"hidden\":" + std::to_string(cfg.hidden);
+  j += ",\"filters\":" + std::to_string(cfg.filters());
+  j += ",\"perception\":" + json_string(to_string(cfg.perception));
+  j += ",\"fireRate\":" + json_number(cfg.fire_rate);
+  j += ",\"aliveThreshold\":" + json_number(cfg.alive_threshold);
+  j += ",\"kernels\":" + json_string(tensor_base64(kernels));
+  j += ",\"w1\":" + json_string(tensor_base64(find(params, "conv1.weight")));
+  j += ",\"b1\":" + json_string(tensor_base64(find(params, "conv1.bias")));
+  j += ",\"w2\":" + json_string(tensor_base64(find(params, "conv2.weight")));
+  return j + "}";
+}
+
+}  // namespace
+
+std::string base64(const void* data, size_t size) {
+  static const char* const kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* in = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  for (size_t i = 0; i < size; i += 3) {
+    const uint32_t n = (uint32_t{in[i]} << 16) | (i + 1 < size ? uint32_t{in[i + 1]} << 8 : 0) |
+                       (i + 2 < size ? uint32_t{in[i + 2]} : 0);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < size ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < size ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+std::string web_page(const NCAModel& model, const WebPageOptions& options) {
+  // Below 3 cells there is no neighbourhood; far above 512 the page crawls and eats memory.
+  if (options.width < 3 || options.height < 3 || options.width > 512 || options.height > 512)
+    throw UsageError("grid " + std::to_string(options.width) + "x" +
+                     std::to_string(options.height) +
+                     " for the web page: each side must be 3..512");
+  std::string page = kWebPageTemplate;
+  const auto at = page.find(kPlaceholder);
+  if (at == std::string::npos) throw std::logic_error("web page template has no model slot");
+  page.replace(at, std::strlen(kPlaceholder), model_json(model, options));
+  return page;
+}
+
+std::string export_web_page(const NCAModel& model, const std::string& out_dir,
+                            const WebPageOptions& options) {
+  namespace fs = std::filesystem;
+  const std::string page = web_page(model, options);
+  std::error_code ec;
+  if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
+    throw UsageError("--web " + out_dir + ": is a file, not a directory");
+  fs::create_directories(out_dir, ec);
+  if (ec) throw std::runtime_error("cannot create directory '" + out_dir + "': " + ec.message());
+  const std::string path = (fs::path(out_dir) / "index.html").string();
+  write_text_atomically(path, page);
+  return path;
+}
+
+}  // namespace nca
