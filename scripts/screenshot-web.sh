@@ -13,6 +13,6 @@ tests/export/ensure-node-modules.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$build/nca" export --model "$model" --web "$tmp/page"
-"$build/tests/nca_reference" "$model" "$tmp/ref.json" 72 120 220 2
+"$build/tests/nca_reference" "$model" "$tmp/ref.json" 72 120 220 1
 mkdir -p "$(dirname "$out")"
 node tests/export/web_test.mjs "$tmp/page/index.html" "$tmp/ref.json" --screenshot "$out"

@@ -127,13 +127,13 @@ try {
   await nca(() => window.nca.pause(false));
   await sleep(500);
   let t0 = Date.now(), s0 = await stepsNow();
-  await sleep(3000);
+  await sleep(2000);
   const maxRate = ((await stepsNow()) - s0) / ((Date.now() - t0) / 1000);
   await page.locator("#speed").fill("5");
   await sleep(500);
   t0 = Date.now();
   s0 = await stepsNow();
-  await sleep(2000);
+  await sleep(1500);
   const defaultRate = ((await stepsNow()) - s0) / ((Date.now() - t0) / 1000);
   console.log(`throughput on ${ref.width}x${ref.height} (grown shape, fire rate ${spec.fireRate}): ` +
               `${maxRate.toFixed(1)} steps/s flat out; ${defaultRate.toFixed(1)} steps/s at the default setting (60)`);
