@@ -174,6 +174,11 @@ void create_run_dir(const TrainOptions& o) {
   fs::create_directories(dir / "checkpoints", ec);
   if (ec)
     throw std::runtime_error("cannot create run directory '" + o.run_dir + "': " + ec.message());
+  // A run killed while saving leaves its temporary file behind (the real file is intact).
+  for (const auto& folder : {dir, dir / "checkpoints", dir / "pool"})
+    for (const auto& entry : fs::directory_iterator(folder, ec))
+      if (entry.path().filename().string().find(".tmp-") != std::string::npos)
+        fs::remove(entry.path(), ec);
 }
 
 int train(int argc, char** argv) {
