@@ -2,11 +2,19 @@
 # Installs the Debian packages nca needs, when any is missing. Used by test.sh, demo.sh and CI.
 #   scripts/deps.sh              build + test dependencies
 #   scripts/deps.sh --reference  also python3-torch and PIL, for the Python reference benchmark
+#   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
+#                                fuzz.sh)
 set -euo pipefail
 
 packages=(cmake g++ ninja-build pkg-config libtorch-dev libcli11-dev libspdlog-dev libstb-dev
   catch2 libgif-dev)
-if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-torch python3-pil); fi
+for arg in "$@"; do
+  case $arg in
+    --reference) packages+=(python3-torch python3-pil) ;;
+    --sanitize) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "deps: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

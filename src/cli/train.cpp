@@ -1,14 +1,21 @@
 // `nca train`: resolve the config (defaults < --config file < flags), prepare the run directory,
 // train with a progress display, save on Ctrl-C/SIGTERM, resume with --resume.
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <regex>
 #include <sstream>
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -18,6 +25,7 @@
 #include "nca/image_io.h"
 #include "nca/plot.h"
 #include "nca/trainer.h"
+#include "train_flags.h"
 
 namespace nca::cli {
 namespace {
@@ -32,104 +40,13 @@ extern "C" void on_stop_signal(int sig) {
   std::signal(sig, SIG_DFL);  // a second Ctrl-C kills at once (files are written atomically)
 }
 
-struct TrainOptions {
-  TrainConfig cfg;
-  std::string experiment = "regenerating";
-  std::string perception = "full";
-  std::string run_dir;
-  bool resume = false;
-  bool force = false;
-  CLI::Option* config_option = nullptr;
-};
-
 std::unique_ptr<CLI::App> make_app(TrainOptions& o) {
   auto app = std::make_unique<CLI::App>(
       "Train a Growing Neural Cellular Automaton to grow the target image from one seed cell.\n"
       "Writes a run directory: config.toml, model.pt, checkpoints/, loss.csv, pictures.",
       "nca train");
   app->get_formatter()->column_width(32);
-  o.config_option = app->set_config("--config", "",
-                                    "TOML file setting any of the keys below (flag names without "
-                                    "--); flags given as well override it");
-  app->allow_config_extras(CLI::config_extras_mode::error);
-  auto& c = o.cfg;
-  auto& m = o.cfg.model;
-  const std::string what = "What to train";
-  app->add_option("--target", c.target, "Target image (PNG, JPEG, BMP, TGA, GIF)")->group(what);
-  app->add_option("--experiment", o.experiment, "growing | persistent | regenerating")
-      ->capture_default_str()
-      ->group(what);
-  app->add_option("--size", c.size, "Shrink the target to fit SIZE x SIZE pixels")
-      ->capture_default_str()
-      ->group(what);
-  app->add_option("--pad", c.pad, "Empty border around the target (grid = size + 2 pad)")
-      ->capture_default_str()
-      ->group(what);
-  const std::string training = "Training";
-  app->add_option("--iters", c.iters, "Training iterations")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--batch", c.batch, "Samples per iteration")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--pool", c.pool, "Sample pool size")->capture_default_str()->group(training);
-  app->add_option("--min-steps", c.min_steps, "Shortest rollout (inclusive)")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--max-steps", c.max_steps, "Longest rollout (exclusive)")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->group(training);
-  app->add_option("--lr-decay-at", c.lr_decay_at,
-                  "Iteration from which lr is multiplied by lr-decay")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--lr-decay", c.lr_decay, "Learning-rate factor after lr-decay-at")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--damage", c.damage, "Regenerating: lowest-loss samples cut by a random circle")
-      ->capture_default_str()
-      ->group(training);
-  app->add_option("--seed", c.seed, "Seed of the one generator all randomness comes from")
-      ->capture_default_str()
-      ->group(training);
-  const std::string model = "Model";
-  app->add_option("--hidden", m.hidden, "Hidden width of the update network")
-      ->capture_default_str()
-      ->group(model);
-  app->add_option("--fire-rate", m.fire_rate, "Probability that a cell updates in a step")
-      ->capture_default_str()
-      ->group(model);
-  app->add_option("--alive-threshold", m.alive_threshold,
-                  "Alive: max alpha over the 3x3 neighbourhood above this")
-      ->capture_default_str()
-      ->group(model);
-  app->add_option("--perception", o.perception,
-                  "full (identity, sobel x/y, laplace) | distill (no laplace)")
-      ->capture_default_str()
-      ->group(model);
-  const std::string run = "Run";
-  app->add_option("--device", c.device, "auto | cpu | cuda | cuda:K (auto: CUDA when available)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--threads", c.threads, "CPU threads (0 = all cores)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--run-dir", o.run_dir, "Run directory (default runs/<target>-<experiment>)")
-      ->group(run);
-  app->add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);
-  app->add_flag("--force", o.force, "Replace an existing run directory")->group(run);
-  app->add_option("--log-every", c.log_every, "Log line every N iterations (when not a terminal)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--save-every", c.save_every,
-                  "Checkpoint every N iterations into checkpoints/ (0: only model.pt at the end)")
-      ->capture_default_str()
-      ->group(run);
-  app->add_option("--snapshot-every", c.snapshot_every,
-                  "Pictures (pool, batch, loss curve) every N iterations (0: off)")
-      ->capture_default_str()
-      ->group(run);
+  add_train_flags(*app, o);
   return app;
 }
 
@@ -166,9 +83,7 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
 }
 
 void write_csv_header(const std::string& path) {
-  std::ofstream out(path, std::ios::trunc);
-  out << "iter,loss,log10_loss,steps,lr,seconds\n";
-  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+  write_text_atomically(path, "iter,loss,log10_loss,steps,lr,seconds\n");
 }
 
 // Keeps the rows of iterations before `iteration`: rows written after the last checkpoint
@@ -181,6 +96,9 @@ void truncate_csv(const std::string& path, int64_t iteration) {
   kept = line + "\n";
   while (std::getline(in, line)) {
     if (line.empty()) continue;
+    // A row cut short (a kill or a full disk in the middle of writing it) ends what is kept: its
+    // iteration comes after the checkpoint's anyway.
+    if (std::count(line.begin(), line.end(), ',') != 5) break;
     try {
       if (std::stoll(line.substr(0, line.find(','))) >= iteration) break;
     } catch (const std::exception&) {
@@ -253,6 +171,28 @@ void check_run_dir(const TrainOptions& o) {
   }
 }
 
+// A process killed in the middle of a save leaves its temporary file (".model.pt.tmp-PID", see
+// write_bytes_atomically) behind; the real file beside it is intact. Removes those of processes
+// that are gone, so that a resumed run does not accumulate them.
+void remove_stale_temporaries(const fs::path& dir) {
+  static const std::regex temp_name(R"(\..+\.tmp-(\d{1,9}))");
+  for (const fs::path& sub : {dir, dir / "checkpoints", dir / "pool"}) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(sub, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      std::smatch m;
+      const std::string name = it->path().filename().string();
+      if (!std::regex_match(name, m, temp_name)) continue;
+      const auto pid = static_cast<pid_t>(std::stol(m[1].str()));
+      const bool gone = pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH);
+      if (gone) {
+        std::error_code rm;
+        fs::remove(it->path(), rm);
+      }
+    }
+  }
+}
+
 void create_run_dir(const TrainOptions& o) {
   std::error_code ec;
   const fs::path dir(o.run_dir);
@@ -263,6 +203,7 @@ void create_run_dir(const TrainOptions& o) {
   fs::create_directories(dir / "checkpoints", ec);
   if (ec)
     throw std::runtime_error("cannot create run directory '" + o.run_dir + "': " + ec.message());
+  remove_stale_temporaries(dir);
 }
 
 int train(int argc, char** argv) {
@@ -270,8 +211,7 @@ int train(int argc, char** argv) {
   TrainOptions o = resolve_options(argc, argv, help);
   if (help) return 0;
   TrainConfig& cfg = o.cfg;
-  cfg.experiment = parse_experiment(o.experiment);
-  cfg.model.perception = parse_perception(o.perception);
+  apply_choices(o);
   if (o.resume && !o.run_dir.empty()) check_run_dir(o);  // before asking for a target
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
   cfg.validate();
@@ -296,22 +236,60 @@ int train(int argc, char** argv) {
   const std::string csv_path = (dir / "loss.csv").string();
 
   Trainer trainer(cfg, target_tensor(target), device);
+  // The iteration model.pt holds on disk (-1: none yet), for the message when a write fails.
+  int64_t saved_iteration = -1;
+  // A failed write (a full disk, a removed run directory) ends the run with one line that says
+  // what failed, what is still on disk, and what to do. Training is not continued past it: a
+  // run that cannot save is hours of work that would be lost anyway.
+  auto io = [&](const std::function<void()>& write) {
+    try {
+      write();
+    } catch (const std::runtime_error& e) {
+      std::error_code ec;
+      std::string msg = e.what();
+      // Removed: the directory is gone, or going (rm -rf takes the files before the directory).
+      const bool removed =
+          !fs::is_directory(dir, ec) || (saved_iteration >= 0 && !fs::exists(model_path, ec));
+      if (removed) {
+        msg += "; the run directory '" + o.run_dir +
+               "' was removed while training, so nothing more can be saved";
+      } else if (saved_iteration >= 0) {
+        msg += "; " + model_path + " still holds iteration " + std::to_string(saved_iteration) +
+               ": once that is fixed, continue with: nca train --run-dir " + o.run_dir +
+               " --resume";
+      } else {
+        msg += "; no model was saved yet";
+      }
+      throw std::runtime_error(msg);
+    }
+  };
   if (o.resume) {
-    trainer.load(model_path, pool_path);
-    truncate_csv(csv_path, trainer.iteration());
+    const auto loaded = trainer.load(model_path, pool_path);
+    saved_iteration = trainer.iteration();
+    if (loaded.pool_iteration >= 0 && loaded.pool_iteration != trainer.iteration())
+      spdlog::warn(
+          "pool.pt is from iteration {}, model.pt from {} (a save was cut short); "
+          "training goes on with that pool",
+          loaded.pool_iteration, trainer.iteration());
+    io([&] { truncate_csv(csv_path, trainer.iteration()); });
     spdlog::info("resuming {} at iteration {}", o.run_dir, trainer.iteration());
   } else {
-    write_csv_header(csv_path);
+    io([&] { write_csv_header(csv_path); });
   }
-  write_text_atomically((dir / "config.toml").string(), cfg.to_toml());
+  io([&] { write_text_atomically((dir / "config.toml").string(), cfg.to_toml()); });
 
   std::ofstream csv(csv_path, std::ios::app);
-  if (!csv) throw std::runtime_error("cannot write '" + csv_path + "'");
+  io([&] {
+    if (!csv) throw std::runtime_error("cannot write '" + csv_path + "': " + std::strerror(errno));
+  });
   g_stop_requested = false;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
 
-  auto save = [&] { trainer.save(model_path, pool_path); };
+  auto save = [&] {
+    io([&] { trainer.save(model_path, pool_path); });
+    saved_iteration = trainer.iteration();
+  };
   std::vector<double> history_iters, history_log10;
   if (o.resume) read_loss_history(csv_path, history_iters, history_log10);
   Progress progress(cfg.iters, cfg.log_every);
@@ -319,29 +297,40 @@ int train(int argc, char** argv) {
                to_string(cfg.experiment), cfg.iters, o.run_dir);
   while (trainer.iteration() < cfg.iters && !g_stop_requested) {
     const IterationStats s = trainer.step();
-    csv << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
-        << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
-    csv.flush();
+    io([&] {
+      csv << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
+          << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
+      csv.flush();
+      if (!csv)
+        throw std::runtime_error("cannot write '" + csv_path + "': " + std::strerror(errno));
+    });
     if (s.skipped)
       spdlog::warn(
-          "iteration {}: loss or gradient not finite; update skipped, weights and pool kept",
-          s.iteration);
+          "iteration {}: {}; update skipped, the last good weights, optimiser state and "
+          "pool kept",
+          s.iteration, s.skip_reason);
     const int64_t done = trainer.iteration();
     history_iters.push_back(static_cast<double>(s.iteration));
     history_log10.push_back(s.log10_loss);
     progress.update(done, s.loss, s.log10_loss, s.seconds);
     if (cfg.snapshot_every > 0 && (done % cfg.snapshot_every == 0 || done == 1))
-      write_pictures(trainer, dir, history_iters, history_log10);
+      io([&] { write_pictures(trainer, dir, history_iters, history_log10); });
     if (cfg.save_every > 0 && done % cfg.save_every == 0 && done < cfg.iters) {
       save();
       const auto ckpt = dir / "checkpoints" / fmt::format("model_{:06d}.pt", done);
-      write_atomically(ckpt.string(),
-                       [&](const std::string& tmp) { fs::copy_file(model_path, tmp); });
+      io([&] {
+        // checkpoints/ may have been removed to make room: that must not stop the run. Not
+        // create_directories: a removed run directory must not come back.
+        std::error_code ec;
+        fs::create_directory(ckpt.parent_path(), ec);
+        link_or_copy_atomically(model_path, ckpt.string());
+      });
     }
   }
   progress.finish();
   save();
-  if (cfg.snapshot_every > 0) write_pictures(trainer, dir, history_iters, history_log10);
+  if (cfg.snapshot_every > 0)
+    io([&] { write_pictures(trainer, dir, history_iters, history_log10); });
   if (g_stop_requested) {
     spdlog::info(
         "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume",
