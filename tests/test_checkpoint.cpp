@@ -151,16 +151,20 @@ void write_custom(const std::string& path, const nca::ModelConfig& cfg,
   a.write("model.fire_rate", c10::IValue(cfg.fire_rate));
   a.write("model.alive_threshold", c10::IValue(cfg.alive_threshold));
   a.write("train_config", c10::IValue(std::string("")));
-  std::map<std::string, torch::serialize::OutputArchive> children;
+  std::map<std::string, std::map<std::string, torch::Tensor>> children;
   torch::serialize::OutputArchive model;
   for (const auto& [name, t] : weights) {
     const auto dot = name.find('.');
     if (dot == std::string::npos)
       model.write(name, t, /*is_buffer=*/true);
     else
-      children[name.substr(0, dot)].write(name.substr(dot + 1), t);
+      children[name.substr(0, dot)][name.substr(dot + 1)] = t;
   }
-  for (auto& [name, child] : children) model.write(name, child);
+  for (const auto& [name, tensors] : children) {
+    torch::serialize::OutputArchive child;
+    for (const auto& [key, t] : tensors) child.write(key, t);
+    model.write(name, child);
+  }
   a.write("model", model);
   for (const auto& [name, t] : extra) a.write(name, t);
   a.save_to(path);
