@@ -2,13 +2,21 @@
 # Installs the Debian packages nca needs, when any is missing. Used by test.sh, demo.sh and CI.
 #   scripts/deps.sh              build + test dependencies
 #   scripts/deps.sh --reference  also PIL, for the Python reference benchmark
+#   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
+#                                fuzz.sh)
 # The export tests need Chromium (the web page, driven headless), Node.js with npm (playwright-core,
 # installed by the test itself with npm ci) and python3-torch (loading the TorchScript export).
 set -euo pipefail
 
 packages=(cmake g++ ninja-build pkg-config libtorch-dev libcli11-dev libspdlog-dev libstb-dev
   catch2 libgif-dev chromium python3-torch)
-if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-pil); fi
+for arg in "$@"; do
+  case $arg in
+    --reference) packages+=(python3-pil) ;;
+    --sanitize) packages+=(clang libclang-rt-14-dev) ;;
+    *) echo "deps: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

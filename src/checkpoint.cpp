@@ -2,8 +2,13 @@
 // optionally the optimiser and generator state. Written atomically; checked on load.
 #include "nca/checkpoint.h"
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
 #include <sstream>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -22,13 +27,29 @@ std::string first_line(const c10::Error& e) {
   return msg.substr(0, msg.find('\n'));
 }
 
-torch::serialize::InputArchive open_archive(const std::string& path) {
+// A checkpoint holds 40 KB of weights and a target of at most kMaxGrid^2 cells; anything much
+// larger is not one, and must not be read into memory whole.
+constexpr size_t kMaxCheckpointBytes = size_t{2} << 30;
+constexpr int64_t kMaxGrid = 8192;
+
+// The file's bytes, or the reason they cannot be had, worded for a user.
+std::string read_checkpoint_file(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw load_error(path, "no such file");
   if (std::filesystem::is_directory(path, ec)) throw load_error(path, "is a directory");
+  try {
+    return read_file(path, kMaxCheckpointBytes);
+  } catch (const std::runtime_error& e) {
+    throw load_error(path, e.what());
+  }
+}
+
+torch::serialize::InputArchive open_archive(const char* data, size_t size,
+                                            const std::string& path) {
+  if (size == 0) throw load_error(path, "the file is empty");
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(data, size);
   } catch (const c10::Error& e) {
     throw load_error(path, "not a readable checkpoint (corrupt or truncated?): " + first_line(e));
   }
@@ -46,7 +67,25 @@ T read_value(torch::serialize::InputArchive& archive, const std::string& path, c
   }
 }
 
-CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::string& path) {
+// An int field, refused rather than wrapped when the file's value does not fit.
+int read_int(torch::serialize::InputArchive& archive, const std::string& path, const char* key) {
+  const auto v = read_value<int64_t>(archive, path, key);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    throw load_error(path,
+                     std::string("field '") + key + "' is out of range: " + std::to_string(v));
+  return static_cast<int>(v);
+}
+
+// Every value finite, and float32 as nca writes them.
+void check_float_tensor(const at::Tensor& t, const std::string& path, const std::string& what) {
+  if (t.scalar_type() != at::kFloat)
+    throw load_error(
+        path, what + " is " + std::string(c10::toString(t.scalar_type())) + ", expected float32");
+  if (!torch::isfinite(t).all().item<bool>())
+    throw load_error(path, what + " holds values that are not finite (NaN or infinity)");
+}
+
+CheckpointInfo read_info_fields(torch::serialize::InputArchive& archive, const std::string& path) {
   c10::IValue magic;
   if (!archive.try_read("magic", magic) || !magic.isString() ||
       magic.toStringRef() != kCheckpointMagic)
@@ -58,8 +97,8 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
                                ", this build of nca reads format " +
                                std::to_string(kCheckpointFormat));
   info.iteration = read_value<int64_t>(archive, path, "iteration");
-  info.model.channels = static_cast<int>(read_value<int64_t>(archive, path, "model.channels"));
-  info.model.hidden = static_cast<int>(read_value<int64_t>(archive, path, "model.hidden"));
+  info.model.channels = read_int(archive, path, "model.channels");
+  info.model.hidden = read_int(archive, path, "model.hidden");
   try {
     info.model.perception =
         parse_perception(read_value<std::string>(archive, path, "model.perception"));
@@ -71,15 +110,29 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
   info.train_config = read_value<std::string>(archive, path, "train_config");
   at::Tensor target;
   if (archive.try_read("target", target)) {
-    if (target.dim() != 3 || target.size(0) != 4 || target.size(1) < 1 || target.size(2) < 1)
-      throw load_error(
-          path, "stored target has shape " + c10::str(target.sizes()) + ", expected 4 x H x W");
-    info.target = target;
+    if (target.dim() != 3 || target.size(0) != 4 || target.size(1) < 1 || target.size(2) < 1 ||
+        target.size(1) > kMaxGrid || target.size(2) > kMaxGrid)
+      throw load_error(path, "stored target has shape " + c10::str(target.sizes()) +
+                                 ", expected 4 x H x W with H and W in 1.." +
+                                 std::to_string(kMaxGrid));
+    check_float_tensor(target, path, "the stored target");
+    if (!(target.min().item<float>() >= 0.0f && target.max().item<float>() <= 1.0f))
+      throw load_error(path, "the stored target has values outside [0, 1]");
+    info.target = target.contiguous();
   }
   auto problems = info.model.problems();
   if (!problems.empty()) throw load_error(path, "invalid model config: " + problems.front());
   if (info.iteration < 0) throw load_error(path, "negative iteration count");
   return info;
+}
+
+// The header, checked; torch's own errors on a hostile archive become one worded line.
+CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::string& path) {
+  try {
+    return read_info_fields(archive, path);
+  } catch (const c10::Error& e) {
+    throw load_error(path, "corrupt header: " + first_line(e));
+  }
 }
 
 std::string describe(const ModelConfig& m) {
@@ -89,77 +142,214 @@ std::string describe(const ModelConfig& m) {
   return o.str();
 }
 
+// The tensor at a dotted name ("conv1.weight"), the way Module::save nests child modules.
+at::Tensor read_tensor(torch::serialize::InputArchive& root, const std::string& dotted) {
+  torch::serialize::InputArchive* archive = &root;
+  std::vector<std::unique_ptr<torch::serialize::InputArchive>> children;
+  std::string rest = dotted;
+  for (size_t dot; (dot = rest.find('.')) != std::string::npos; rest = rest.substr(dot + 1)) {
+    auto child = std::make_unique<torch::serialize::InputArchive>();
+    if (!archive->try_read(rest.substr(0, dot), *child)) return {};
+    archive = children.emplace_back(std::move(child)).get();
+  }
+  at::Tensor t;
+  if (!archive->try_read(rest, t)) return {};
+  return t;
+}
+
+// The expected name, shape and (for buffers) value of every tensor of a model of this config.
+struct ExpectedTensor {
+  std::string name;
+  at::Tensor reference;  // the fresh model's tensor: its shape, and its value for a buffer
+  bool is_buffer;
+};
+
+std::vector<ExpectedTensor> expected_tensors(const NCAModel& model) {
+  std::vector<ExpectedTensor> out;
+  for (const auto& p : model->named_parameters()) out.push_back({p.key(), p.value(), false});
+  for (const auto& b : model->named_buffers()) out.push_back({b.key(), b.value(), true});
+  return out;
+}
+
+// Reads and checks the stored weights against the shapes the header's config implies, before
+// any model of that config is built: a header claiming a huge model cannot make nca allocate
+// more than the file holds.
+std::map<std::string, at::Tensor> read_weights(torch::serialize::InputArchive& archive,
+                                               const std::string& path, const ModelConfig& cfg) {
+  torch::serialize::InputArchive weights;
+  std::map<std::string, at::Tensor> out;
+  try {
+    if (!archive.try_read("model", weights)) throw load_error(path, "it holds no weights");
+    // Shapes of a model of this config, from the config alone.
+    const int64_t in = cfg.perception_channels(), hidden = cfg.hidden, c = cfg.channels;
+    const std::map<std::string, std::vector<int64_t>> shapes = {
+        {"kernels", {in, 1, 3, 3}},
+        {"conv1.weight", {hidden, in, 1, 1}},
+        {"conv1.bias", {hidden}},
+        {"conv2.weight", {c, hidden, 1, 1}},
+    };
+    for (const auto& [name, shape] : shapes) {
+      at::Tensor t = read_tensor(weights, name);
+      if (!t.defined()) throw load_error(path, "weight '" + name + "' is missing");
+      if (t.sizes() != at::IntArrayRef(shape))
+        throw load_error(path, "weight '" + name + "' has shape " + c10::str(t.sizes()) +
+                                   ", expected " + c10::str(at::IntArrayRef(shape)));
+      check_float_tensor(t, path, "weight '" + name + "'");
+      out[name] = t;
+    }
+  } catch (const c10::Error& e) {
+    throw load_error(path, "corrupt weights: " + first_line(e));
+  }
+  return out;
+}
+
+// Copies checked weights into `model` (whatever its device), so that the model keeps its own
+// tensors (which an optimiser may hold) and a stored tensor's odd strides never reach it. The
+// perception kernels are fixed by the config, not learnt: a file must not change them.
+void copy_weights(const std::map<std::string, at::Tensor>& weights, NCAModel& model,
+                  const std::string& path) {
+  torch::NoGradGuard no_grad;
+  for (auto& e : expected_tensors(model)) {
+    const auto it = weights.find(e.name);
+    if (it == weights.end()) throw load_error(path, "weight '" + e.name + "' is missing");
+    if (e.is_buffer) {
+      if (!torch::allclose(it->second, e.reference.cpu(), 1e-5, 1e-6))
+        throw load_error(path, "its perception filters are not the fixed ones of its config");
+      continue;
+    }
+    e.reference.copy_(it->second);
+  }
+}
+
+void load_weights(torch::serialize::InputArchive& archive, const std::string& path,
+                  NCAModel& model) {
+  copy_weights(read_weights(archive, path, model->config()), model, path);
+}
+
+// Adam's moments must match the parameters, or the first step fails (or worse) far from here.
+void check_optimizer_state(const torch::optim::Optimizer& optimizer, const std::string& path) {
+  const auto& state = optimizer.state();
+  for (const auto& group : optimizer.param_groups()) {
+    if (const auto* o = dynamic_cast<const torch::optim::AdamOptions*>(&group.options())) {
+      const auto [beta1, beta2] = o->betas();
+      const bool ok = beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1 && o->eps() > 0 &&
+                      std::isfinite(o->eps()) && o->weight_decay() >= 0 &&
+                      std::isfinite(o->weight_decay());
+      if (!ok) throw load_error(path, "its optimiser settings are out of range");
+    }
+    for (const auto& p : group.params()) {
+      const auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it == state.end()) continue;
+      const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get());
+      if (!adam) continue;
+      for (const at::Tensor& t : {adam->exp_avg(), adam->exp_avg_sq()}) {
+        if (t.defined() && t.sizes() != p.sizes())
+          throw load_error(path, "its optimiser state does not match the model's weights");
+        if (t.defined()) check_float_tensor(t, path, "the optimiser state");
+      }
+      if (adam->step() < 0) throw load_error(path, "its optimiser step count is negative");
+    }
+  }
+}
+
 }  // namespace
 
-void save_checkpoint(const std::string& path, const NCAModel& model, const CheckpointInfo& info,
-                     const torch::optim::Optimizer* optimizer, const at::Generator* gen) {
-  write_atomically(path, [&](const std::string& tmp) {
-    torch::serialize::OutputArchive archive;
-    archive.write("magic", c10::IValue(std::string(kCheckpointMagic)));
-    archive.write("format", c10::IValue(info.format));
-    archive.write("iteration", c10::IValue(info.iteration));
-    archive.write("model.channels", c10::IValue(static_cast<int64_t>(info.model.channels)));
-    archive.write("model.hidden", c10::IValue(static_cast<int64_t>(info.model.hidden)));
-    archive.write("model.perception", c10::IValue(to_string(info.model.perception)));
-    archive.write("model.fire_rate", c10::IValue(info.model.fire_rate));
-    archive.write("model.alive_threshold", c10::IValue(info.model.alive_threshold));
-    archive.write("train_config", c10::IValue(info.train_config));
-    // The target travels with the model, so that grow and regen can measure the loss without
-    // the image file.
-    if (info.target.defined()) archive.write("target", info.target.cpu());
-    torch::serialize::OutputArchive weights;
-    model->save(weights);
-    archive.write("model", weights);
-    if (optimizer) {
-      torch::serialize::OutputArchive opt;
-      optimizer->save(opt);
-      archive.write("optimizer", opt);
-    }
-    if (gen) archive.write("generator", gen->get_state());
+void write_archive_atomically(const std::string& path, torch::serialize::OutputArchive& archive) {
+  write_bytes_atomically(path, [&](ByteSink& out) {
+    // The sink never fails towards torch (it keeps the error for write_bytes_atomically to
+    // report): torch's zip writer must not see a short write, because it would throw again from
+    // its destructor and end the process.
     try {
-      archive.save_to(tmp);
+      archive.save_to([&](const void* data, size_t size) -> size_t {
+        out.write(data, size);
+        return size;
+      });
     } catch (const c10::Error& e) {
       throw std::runtime_error(first_line(e));
     }
   });
 }
 
+void save_checkpoint(const std::string& path, const NCAModel& model, const CheckpointInfo& info,
+                     const torch::optim::Optimizer* optimizer, const at::Generator* gen) {
+  // The archive is built in memory first, so that nothing is created on disk when serialising
+  // fails; then its bytes stream into the temporary file.
+  torch::serialize::OutputArchive archive;
+  archive.write("magic", c10::IValue(std::string(kCheckpointMagic)));
+  archive.write("format", c10::IValue(info.format));
+  archive.write("iteration", c10::IValue(info.iteration));
+  archive.write("model.channels", c10::IValue(static_cast<int64_t>(info.model.channels)));
+  archive.write("model.hidden", c10::IValue(static_cast<int64_t>(info.model.hidden)));
+  archive.write("model.perception", c10::IValue(to_string(info.model.perception)));
+  archive.write("model.fire_rate", c10::IValue(info.model.fire_rate));
+  archive.write("model.alive_threshold", c10::IValue(info.model.alive_threshold));
+  archive.write("train_config", c10::IValue(info.train_config));
+  // The target travels with the model, so that grow and regen can measure the loss without
+  // the image file.
+  if (info.target.defined()) archive.write("target", info.target.cpu());
+  torch::serialize::OutputArchive weights;
+  model->save(weights);
+  archive.write("model", weights);
+  if (optimizer) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  if (gen) archive.write("generator", gen->get_state());
+  write_archive_atomically(path, archive);
+}
+
 CheckpointInfo read_checkpoint_info(const std::string& path) {
-  auto archive = open_archive(path);
+  const std::string bytes = read_checkpoint_file(path);
+  auto archive = open_archive(bytes.data(), bytes.size(), path);
   return read_info(archive, path);
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, NCAModel& model,
                                torch::optim::Optimizer* optimizer, at::Generator* gen) {
-  auto archive = open_archive(path);
-  auto info = read_info(archive, path);
+  const std::string bytes = read_checkpoint_file(path);
+  return load_checkpoint_from_memory(bytes.data(), bytes.size(), path, model, optimizer, gen);
+}
+
+CheckpointInfo load_checkpoint_from_memory(const char* data, size_t size, const std::string& name,
+                                           NCAModel& model, torch::optim::Optimizer* optimizer,
+                                           at::Generator* gen) {
+  auto archive = open_archive(data, size, name);
+  auto info = read_info(archive, name);
   if (!(info.model == model->config()))
-    throw load_error(path, "it was trained with " + describe(info.model) + "; this run expects " +
+    throw load_error(name, "it was trained with " + describe(info.model) + "; this run expects " +
                                describe(model->config()));
+  load_weights(archive, name, model);
   try {
-    torch::serialize::InputArchive weights;
-    archive.read("model", weights);
-    model->load(weights);
     if (optimizer) {
       torch::serialize::InputArchive opt;
       if (!archive.try_read("optimizer", opt))
-        throw load_error(path, "it holds no optimiser state (a model, not a training checkpoint)");
+        throw load_error(name, "it holds no optimiser state (a model, not a training checkpoint)");
       optimizer->load(opt);
+      check_optimizer_state(*optimizer, name);
     }
     if (gen) {
       at::Tensor state;
       if (archive.try_read("generator", state)) gen->set_state(state);
     }
   } catch (const c10::Error& e) {
-    throw load_error(path, "corrupt weights: " + first_line(e));
+    throw load_error(name, "corrupt training state: " + first_line(e));
   }
   return info;
 }
 
-NCAModel load_model(const std::string& path, CheckpointInfo* info_out) {
-  auto info = read_checkpoint_info(path);
+NCAModel load_model(const std::string& path, CheckpointInfo* info) {
+  const std::string bytes = read_checkpoint_file(path);
+  return load_model_from_memory(bytes.data(), bytes.size(), path, info);
+}
+
+NCAModel load_model_from_memory(const char* data, size_t size, const std::string& name,
+                                CheckpointInfo* info_out) {
+  auto archive = open_archive(data, size, name);
+  auto info = read_info(archive, name);
+  auto weights = read_weights(archive, name, info.model);
   NCAModel model(info.model);
-  load_checkpoint(path, model);
+  copy_weights(weights, model, name);
   if (info_out) *info_out = info;
   return model;
 }

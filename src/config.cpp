@@ -1,6 +1,7 @@
 // Validation and TOML output of the configuration structs.
 #include "nca/config.h"
 
+#include <cmath>
 #include <iomanip>
 #include <sstream>
 
@@ -72,9 +73,12 @@ Backend parse_backend(const std::string& s) {
 
 std::vector<std::string> ModelConfig::problems() const {
   std::vector<std::string> p;
-  if (channels < 4)
-    p.push_back("channels must be at least 4 (RGBA), got " + std::to_string(channels));
-  if (hidden <= 0) p.push_back("hidden must be positive, got " + std::to_string(hidden));
+  // The upper bounds are far above any useful model; they keep a checkpoint's header from
+  // asking for a model that cannot fit in memory.
+  if (channels < 4 || channels > 256)
+    p.push_back("channels must be in 4..256 (RGBA and hidden), got " + std::to_string(channels));
+  if (hidden <= 0 || hidden > 4096)
+    p.push_back("hidden must be in 1..4096, got " + std::to_string(hidden));
   if (!(fire_rate > 0 && fire_rate <= 1))
     p.push_back("fire-rate must be in (0, 1], got " + num(fire_rate));
   if (!(alive_threshold >= 0 && alive_threshold < 1))
@@ -115,8 +119,12 @@ std::vector<std::string> TrainConfig::problems() const {
   if (experiment == Experiment::Regenerating && (damage < 0 || damage >= batch))
     p.push_back("damage (" + std::to_string(damage) + ") must be at least 0 and less than batch (" +
                 std::to_string(batch) + "): one sample is always a fresh seed");
-  if (!(lr > 0)) p.push_back("lr must be positive, got " + num(lr));
-  if (!(lr_decay > 0)) p.push_back("lr-decay must be positive, got " + num(lr_decay));
+  // Adam's step is lr / (1 - 0.9^t), at most 10 lr, and torch refuses a step size beyond the
+  // float range: bound lr well inside it.
+  constexpr double kMaxLr = 1e30;
+  if (!(lr > 0 && lr <= kMaxLr)) p.push_back("lr must be positive and at most 1e30, got " + num(lr));
+  if (!(lr_decay > 0 && lr * lr_decay <= kMaxLr))
+    p.push_back("lr-decay must be positive, with lr * lr-decay at most 1e30, got " + num(lr_decay));
   if (lr_decay_at < 0) p.push_back("lr-decay-at must be zero or more");
   if (threads < 0) p.push_back("threads must be zero (all cores) or more");
   if (log_every <= 0) p.push_back("log-every must be positive");

@@ -1,7 +1,7 @@
 // Images in and out (DESIGN §1–2): the training target read with stb_image, shrunk and
 // alpha-premultiplied; states rendered on white; PNG frames with stb_image_write; animated GIFs
-// encoded with giflib. Every file is written through write_atomically, so a crash never leaves
-// half an image behind.
+// encoded with giflib. Every file is written through write_bytes_atomically, so a crash never
+// leaves half an image behind.
 #include "nca/image_io.h"
 
 #include <algorithm>
@@ -29,6 +29,8 @@ namespace {
 // that would only exhaust memory (an 8192 x 8192 image, 1 GiB as floats, is still accepted).
 constexpr long long kMaxSourcePixels = 1LL << 26;
 constexpr int kMaxGrid = 8192;
+// stb_image takes an int length; no image nca accepts needs a file anywhere near this.
+constexpr size_t kMaxFileBytes = size_t{1} << 30;
 
 struct StbiFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
@@ -67,10 +69,8 @@ void clamp_premultiplied(std::vector<float>& px) {
   }
 }
 
-}  // namespace
-
-Target load_target(const std::string& path, int size, int pad) {
-  const std::string what = "cannot read target image " + in_quotes(path);
+// Refuses sizes that would overflow the grid arithmetic, before anything is read.
+void check_target_size(const std::string& what, int size, int pad) {
   if (size <= 0)
     throw UsageError(what + ": size must be positive (got " + std::to_string(size) + ")");
   if (pad < 0)
@@ -80,24 +80,48 @@ Target load_target(const std::string& path, int size, int pad) {
     throw UsageError(what + ": size + 2 * pad = " + std::to_string(grid_ll) + " exceeds " +
                      std::to_string(kMaxGrid));
   }
+}
 
+}  // namespace
+
+Target load_target(const std::string& path, int size, int pad) {
+  const std::string what = "cannot read target image " + in_quotes(path);
+  check_target_size(what, size, pad);
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(st)) throw UsageError(what + ": no such file");
   if (std::filesystem::is_directory(st)) throw UsageError(what + ": is a directory");
+  std::string bytes;
+  try {
+    bytes = read_file(path, kMaxFileBytes);
+  } catch (const std::runtime_error& e) {
+    // read_file says "cannot read 'PATH': REASON"; keep the reason.
+    const std::string msg = e.what(), prefix = "cannot read " + in_quotes(path) + ": ";
+    throw UsageError(what + ": " + (msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg));
+  }
+  return load_target_from_memory(bytes.data(), bytes.size(), size, pad, path);
+}
+
+Target load_target_from_memory(const void* data, size_t bytes, int size, int pad,
+                               const std::string& name) {
+  const std::string what = "cannot read target image " + in_quotes(name);
+  check_target_size(what, size, pad);
+  const long long grid_ll = static_cast<long long>(size) + 2LL * pad;
+  if (bytes == 0) throw UsageError(what + ": the file is empty");
+  if (bytes > kMaxFileBytes)
+    throw UsageError(what + ": larger than " + std::to_string(kMaxFileBytes) + " bytes");
+  const auto* buf = static_cast<const stbi_uc*>(data);
+  const int len = static_cast<int>(bytes);
 
   // Ask for the dimensions first so that an absurd image is refused before it is decoded.
   int w = 0, h = 0, channels = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &channels)) {
-    const std::string reason = stbi_reason();
-    if (reason == "can't fopen") throw UsageError(what + ": cannot open the file");
-    throw UsageError(what + ": not an image (stb_image: " + reason + ")");
-  }
+  if (!stbi_info_from_memory(buf, len, &w, &h, &channels))
+    throw UsageError(what + ": not an image (stb_image: " + stbi_reason() + ")");
   if (w <= 0 || h <= 0 || static_cast<long long>(w) * h > kMaxSourcePixels) {
     throw UsageError(what + ": image too large (" + std::to_string(w) + "x" + std::to_string(h) +
                      " pixels, at most " + std::to_string(kMaxSourcePixels) + ")");
   }
-  StbiPixels src(stbi_load(path.c_str(), &w, &h, &channels, 4));
+  StbiPixels src(stbi_load_from_memory(buf, len, &w, &h, &channels, 4));
   if (!src) throw UsageError(what + ": cannot decode the image (stb_image: " + stbi_reason() + ")");
 
   const size_t n_src = static_cast<size_t>(w) * static_cast<size_t>(h);
@@ -263,9 +287,13 @@ RgbImage tile(const std::vector<RgbImage>& images, int columns, int gap) {
 void save_png(const std::string& path, const RgbImage& img) {
   const std::string what = "cannot write PNG " + in_quotes(path);
   check_image(img, what.c_str());
-  write_atomically(path, [&](const std::string& tmp) {
-    if (!stbi_write_png(tmp.c_str(), img.width, img.height, 3, img.pixels.data(), img.width * 3)) {
-      throw std::runtime_error(what + ": stb_image_write failed");
+  write_bytes_atomically(path, [&](ByteSink& out) {
+    auto to_sink = [](void* context, void* data, int size) {
+      static_cast<ByteSink*>(context)->write(data, static_cast<size_t>(size));
+    };
+    if (!stbi_write_png_to_func(to_sink, &out, img.width, img.height, 3, img.pixels.data(),
+                                img.width * 3)) {
+      throw std::runtime_error("stb_image_write failed to encode it");
     }
   });
 }
@@ -287,7 +315,7 @@ RgbImage load_rgb(const std::string& path) {
 
 namespace {
 
-// The encoder writes into memory and close() hands the bytes to write_atomically, so the GIF
+// The encoder writes into memory and close() hands the bytes to write_bytes_atomically, so the GIF
 // is streamed (frames are compressed as they arrive) and still never half-written on disk.
 struct GifSink {
   std::vector<uint8_t> bytes;
@@ -477,13 +505,7 @@ void GifWriter::close() {
   if (s.sink.failed) throw std::runtime_error(what + ": out of memory");
   if (s.frames == 0) throw std::runtime_error(what + ": no frames were added");
   std::vector<uint8_t> bytes = std::move(s.sink.bytes);
-  write_atomically(s.path, [&](const std::string& tmp) {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) throw std::runtime_error(what + ": write to '" + tmp + "' failed");
-  });
+  write_bytes_atomically(s.path, [&](ByteSink& out) { out.write(bytes.data(), bytes.size()); });
 }
 
 int GifWriter::frames() const { return state_->frames; }

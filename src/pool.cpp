@@ -54,6 +54,12 @@ void SamplePool::commit(const at::Tensor& indices, const at::Tensor& states) {
 
 int64_t SamplePool::size() const { return static_cast<int64_t>(entries_.size()); }
 
+at::Tensor SamplePool::state(int64_t index) const {
+  auto out = torch::zeros({channels_, height_, width_});
+  paste(index, out);
+  return out;
+}
+
 at::Tensor SamplePool::states() const {
   auto all = torch::zeros({size(), channels_, height_, width_});
   for (int64_t i = 0; i < size(); ++i) {

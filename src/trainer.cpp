@@ -27,6 +27,49 @@ bool normalize_gradients(const std::vector<at::Tensor>& parameters) {
   return true;
 }
 
+bool Trainer::parameters_finite() const {
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model_->parameters())
+    if (!torch::isfinite(p).all().item<bool>()) return false;
+  return true;
+}
+
+// Deep copies: Adam updates its moments in place, so a shallow copy would change with them.
+Trainer::OptimizerSnapshot Trainer::snapshot_optimizer() const {
+  torch::NoGradGuard no_grad;
+  OptimizerSnapshot s;
+  for (const auto& p : model_->parameters()) {
+    s.weights.push_back(p.detach().clone());
+    const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+    const auto it = optimizer_->state().find(key);
+    if (it == optimizer_->state().end()) {
+      s.moments.emplace_back();
+      continue;
+    }
+    const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    s.moments.push_back(AdamMoments{st.step(), st.exp_avg().clone(), st.exp_avg_sq().clone()});
+  }
+  return s;
+}
+
+void Trainer::restore_optimizer(const OptimizerSnapshot& s) {
+  torch::NoGradGuard no_grad;
+  const auto params = model_->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    params[i].copy_(s.weights[i]);
+    const auto key = c10::guts::to_string(params[i].unsafeGetTensorImpl());
+    auto& state = optimizer_->state();
+    if (!s.moments[i]) {
+      state.erase(key);  // the first step created it
+      continue;
+    }
+    auto& st = static_cast<torch::optim::AdamParamState&>(*state.find(key)->second);
+    st.step(s.moments[i]->step);
+    st.exp_avg().copy_(s.moments[i]->exp_avg);
+    st.exp_avg_sq().copy_(s.moments[i]->exp_avg_sq);
+  }
+}
+
 Trainer::Trainer(const TrainConfig& cfg, const at::Tensor& target, const torch::Device& device)
     : cfg_(cfg), device_(device), gen_(at::detail::createCPUGenerator(cfg.seed)) {
   cfg_.validate();
@@ -81,14 +124,25 @@ IterationStats Trainer::step() {
   auto loss = per_sample_loss(x, target_).mean();
   optimizer_->zero_grad();
   loss.backward();
-  // A non-finite loss or gradient would poison the weights, Adam's moments and the pool for
-  // good: skip the update instead, leaving the last good state in place.
-  const bool finite =
-      std::isfinite(loss.item<double>()) && normalize_gradients(model_->parameters());
-  if (finite) {
+  // Anything non-finite would poison the weights, Adam's moments or the pool for good, and be
+  // saved into model.pt and pool.pt: the iteration is skipped instead, and the last good state
+  // stays (or is put back, when the optimiser step itself overflowed).
+  const char* skip = nullptr;
+  if (!std::isfinite(loss.item<double>()))
+    skip = "the loss is not finite";
+  else if (!torch::isfinite(x.detach()).all().item<bool>())
+    skip = "a state is not finite";
+  else if (!normalize_gradients(model_->parameters()))
+    skip = "a gradient is not finite";
+  if (!skip) {
+    const auto saved = snapshot_optimizer();
     optimizer_->step();
-    if (pool_) pool_->commit(indices, x.detach().cpu());
+    if (!parameters_finite()) {
+      restore_optimizer(saved);
+      skip = "the update made a weight non-finite";
+    }
   }
+  if (!skip && pool_) pool_->commit(indices, x.detach().cpu());
 
   last_before_ = x0.detach().cpu();
   last_after_ = x.detach().cpu();
@@ -98,44 +152,58 @@ IterationStats Trainer::step() {
   stats.log10_loss = std::log10(stats.loss);
   stats.steps = steps;
   stats.lr = lr;
-  stats.skipped = !finite;
+  stats.skipped = skip != nullptr;
+  if (skip) stats.skip_reason = skip;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;
 }
 
 void Trainer::save(const std::string& model_path, const std::string& pool_path) const {
+  // pool.pt first, model.pt last: model.pt is the commit point. When the pool cannot be written
+  // (a full disk), model.pt still holds the previous save, and the pair stays consistent; only a
+  // failure between the two leaves a pool one save newer than the model, which load() accepts
+  // and reports (pool states are valid training states whatever their age).
+  if (pool_ && !pool_path.empty()) {
+    torch::serialize::OutputArchive archive;
+    archive.write("states", pool_->states());
+    archive.write("iteration", c10::IValue(iteration_));
+    write_archive_atomically(pool_path, archive);
+  }
   CheckpointInfo info;
   info.iteration = iteration_;
   info.model = cfg_.model;
   info.train_config = cfg_.to_toml();
   info.target = target_;
   save_checkpoint(model_path, model_, info, optimizer_.get(), &gen_);
-  if (pool_ && !pool_path.empty()) {
-    write_atomically(pool_path, [&](const std::string& tmp) {
-      torch::serialize::OutputArchive archive;
-      archive.write("states", pool_->states());
-      archive.save_to(tmp);
-    });
-  }
 }
 
-void Trainer::load(const std::string& model_path, const std::string& pool_path) {
+Trainer::LoadResult Trainer::load(const std::string& model_path, const std::string& pool_path) {
   auto info = load_checkpoint(model_path, model_, optimizer_.get(), &gen_);
   iteration_ = info.iteration;
+  LoadResult result;
   std::error_code ec;
   if (pool_ && !pool_path.empty() && std::filesystem::exists(pool_path, ec)) {
+    const std::string what = "cannot load pool '" + pool_path + "': ";
+    at::Tensor states;
     try {
       torch::serialize::InputArchive archive;
       archive.load_from(pool_path);
-      at::Tensor states;
       archive.read("states", states);
-      pool_->set_states(states);
-    } catch (const c10::Error& e) {
-      throw std::runtime_error("cannot load pool '" + pool_path + "': corrupt or truncated");
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error("cannot load pool '" + pool_path + "': " + e.what());
+      c10::IValue it;
+      if (archive.try_read("iteration", it) && it.isInt()) result.pool_iteration = it.toInt();
+    } catch (const c10::Error&) {
+      throw std::runtime_error(what + "corrupt or truncated");
     }
+    if (states.scalar_type() != at::kFloat || !torch::isfinite(states).all().item<bool>())
+      throw std::runtime_error(what + "it holds values that are not finite float32");
+    try {
+      pool_->set_states(states);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error(what + e.what());
+    }
+    result.pool_loaded = true;
   }
+  return result;
 }
 
 }  // namespace nca

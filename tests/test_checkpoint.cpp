@@ -1,10 +1,13 @@
 // Checkpoints: round trip, optimiser state, atomic writes, and refusal of bad files.
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <map>
 
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/trainer.h"
 #include "test_util.h"
@@ -129,4 +132,168 @@ TEST_CASE("resolve_model_path maps a run directory to its model.pt") {
   nca::test::TempDir dir;
   CHECK(nca::resolve_model_path(dir.path().string()) == (dir.path() / "model.pt").string());
   CHECK(nca::resolve_model_path("x/model.pt") == "x/model.pt");
+}
+
+namespace {
+
+// A checkpoint written by hand: nca's header for `cfg` (hidden overridable), and the given
+// tensors at dotted names under "model", plus anything in `extra` at the top level.
+void write_custom(const std::string& path, const nca::ModelConfig& cfg,
+                  const std::map<std::string, torch::Tensor>& weights,
+                  const std::map<std::string, torch::Tensor>& extra = {}) {
+  torch::serialize::OutputArchive a;
+  a.write("magic", c10::IValue(std::string(nca::kCheckpointMagic)));
+  a.write("format", c10::IValue(nca::kCheckpointFormat));
+  a.write("iteration", c10::IValue(int64_t{7}));
+  a.write("model.channels", c10::IValue(int64_t{cfg.channels}));
+  a.write("model.hidden", c10::IValue(int64_t{cfg.hidden}));
+  a.write("model.perception", c10::IValue(nca::to_string(cfg.perception)));
+  a.write("model.fire_rate", c10::IValue(cfg.fire_rate));
+  a.write("model.alive_threshold", c10::IValue(cfg.alive_threshold));
+  a.write("train_config", c10::IValue(std::string("")));
+  std::map<std::string, std::map<std::string, torch::Tensor>> children;
+  torch::serialize::OutputArchive model;
+  for (const auto& [name, t] : weights) {
+    const auto dot = name.find('.');
+    if (dot == std::string::npos)
+      model.write(name, t, /*is_buffer=*/true);
+    else
+      children[name.substr(0, dot)][name.substr(dot + 1)] = t;
+  }
+  for (const auto& [name, tensors] : children) {
+    torch::serialize::OutputArchive child;
+    for (const auto& [key, t] : tensors) child.write(key, t);
+    model.write(name, child);
+  }
+  a.write("model", model);
+  for (const auto& [name, t] : extra) a.write(name, t);
+  a.save_to(path);
+}
+
+// The weights of a fresh model of `cfg`, by dotted name.
+std::map<std::string, torch::Tensor> fresh_weights(const nca::ModelConfig& cfg) {
+  nca::NCAModel m(cfg);
+  std::map<std::string, torch::Tensor> w;
+  for (const auto& p : m->named_parameters()) w[p.key()] = p.value().detach().clone();
+  for (const auto& b : m->named_buffers()) w[b.key()] = b.value().clone();
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("a hand-written checkpoint with the right tensors loads, from a file and from memory") {
+  nca::test::TempDir dir;
+  nca::ModelConfig cfg;
+  cfg.hidden = 8;
+  auto w = fresh_weights(cfg);
+  w["conv2.weight"].fill_(0.25);
+  write_custom(dir.file("ok.pt"), cfg, w);
+  nca::CheckpointInfo info;
+  auto model = nca::load_model(dir.file("ok.pt"), &info);
+  CHECK(info.iteration == 7);
+  CHECK(info.model.hidden == 8);
+  auto params = model->named_parameters();
+  CHECK(torch::equal(params["conv2.weight"], w["conv2.weight"]));
+  const std::string bytes = nca::read_file(dir.file("ok.pt"));
+  auto again = nca::load_model_from_memory(bytes.data(), bytes.size(), "mem.pt");
+  CHECK(torch::equal(again->named_parameters()["conv1.weight"], w["conv1.weight"]));
+}
+
+TEST_CASE("hostile checkpoints are refused before they can do harm") {
+  nca::test::TempDir dir;
+  nca::ModelConfig cfg;
+  cfg.hidden = 8;
+  const std::string path = dir.file("bad.pt");
+  auto refused = [&](const std::string& why) {
+    INFO(why);
+    CHECK_THROWS_WITH(nca::load_model(path), Contains("cannot load model '" + path + "'") &&
+                                                 Contains(why));
+  };
+
+  SECTION("a weight of the wrong shape") {
+    auto w = fresh_weights(cfg);
+    w["conv1.weight"] = torch::zeros({8, 64, 3, 3});
+    write_custom(path, cfg, w);
+    refused("weight 'conv1.weight' has shape [8, 64, 3, 3], expected [8, 64, 1, 1]");
+  }
+  SECTION("a missing weight") {
+    auto w = fresh_weights(cfg);
+    w.erase("conv1.bias");
+    write_custom(path, cfg, w);
+    refused("weight 'conv1.bias' is missing");
+  }
+  SECTION("NaN in the weights") {
+    auto w = fresh_weights(cfg);
+    w["conv2.weight"][0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+    write_custom(path, cfg, w);
+    refused("not finite");
+  }
+  SECTION("weights of another type") {
+    auto w = fresh_weights(cfg);
+    w["conv1.bias"] = w["conv1.bias"].to(torch::kDouble);
+    write_custom(path, cfg, w);
+    refused("expected float32");
+  }
+  SECTION("perception filters that are not the fixed ones") {
+    auto w = fresh_weights(cfg);
+    w["kernels"] = w["kernels"] * 2;
+    write_custom(path, cfg, w);
+    refused("perception filters");
+  }
+  SECTION("a header claiming a huge model, with small weights: nothing huge is allocated") {
+    nca::ModelConfig huge = cfg;
+    huge.hidden = 4096;
+    write_custom(path, huge, fresh_weights(cfg));
+    refused("weight 'conv1.bias' has shape [8], expected [4096]");
+    huge.hidden = 1 << 30;
+    write_custom(path, huge, fresh_weights(cfg));
+    refused("hidden must be in 1..4096");
+  }
+  SECTION("a field that does not fit an int") {
+    write_custom(path, cfg, fresh_weights(cfg));
+    torch::serialize::OutputArchive a;
+    a.write("magic", c10::IValue(std::string(nca::kCheckpointMagic)));
+    a.write("format", c10::IValue(nca::kCheckpointFormat));
+    a.write("iteration", c10::IValue(int64_t{1}));
+    a.write("model.channels", c10::IValue(int64_t{(1LL << 32) + 16}));
+    a.save_to(path);
+    refused("field 'model.channels' is out of range");
+  }
+  SECTION("a stored target with NaN or out of [0, 1]") {
+    auto target = torch::zeros({4, 5, 5});
+    target[3][2][2] = 2.0f;
+    write_custom(path, cfg, fresh_weights(cfg), {{"target", target}});
+    refused("outside [0, 1]");
+    target[3][2][2] = std::numeric_limits<float>::quiet_NaN();
+    write_custom(path, cfg, fresh_weights(cfg), {{"target", target}});
+    refused("not finite");
+  }
+  SECTION("an empty file") {
+    std::ofstream(path).close();
+    refused("the file is empty");
+  }
+}
+
+TEST_CASE("a failed save keeps model.pt, and pool.pt is written before model.pt") {
+  nca::test::TempDir dir;
+  auto cfg = tiny();
+  nca::Trainer t(cfg, blob_target(cfg), torch::kCPU);
+  t.step();
+  t.save(dir.file("model.pt"), dir.file("pool.pt"));
+  t.step();
+  // pool.pt cannot be written (its name is taken by a directory): model.pt must stay at 1.
+  fs::remove(dir.file("pool.pt"));
+  fs::create_directories(dir.file("pool.pt/x"));
+  CHECK_THROWS_WITH(t.save(dir.file("model.pt"), dir.file("pool.pt")),
+                    Contains("cannot write '" + dir.file("pool.pt") + "'"));
+  CHECK(nca::read_checkpoint_info(dir.file("model.pt")).iteration == 1);
+
+  // A pool newer than the model (a kill between the two writes) is accepted and reported.
+  fs::remove_all(dir.file("pool.pt"));
+  t.save(dir.file("newer-model.pt"), dir.file("pool.pt"));
+  nca::Trainer r(cfg, blob_target(cfg), torch::kCPU);
+  const auto loaded = r.load(dir.file("model.pt"), dir.file("pool.pt"));
+  CHECK(loaded.pool_loaded);
+  CHECK(loaded.pool_iteration == 2);
+  CHECK(r.iteration() == 1);
 }

@@ -1,4 +1,6 @@
 // Config defaults (the Distill reference) and validate()'s explanations.
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 #include "nca/config.h"
@@ -60,4 +62,23 @@ TEST_CASE("to_toml writes every key under its flag name") {
                           "fire-rate = 0.5", "alive-threshold = 0.1", "hidden = 128",
                           "perception = \"full\"", "seed = 0", "device = \"auto\""})
     CHECK_THAT(toml, Contains(key));
+}
+
+TEST_CASE("limits that keep a config from asking for the impossible") {
+  nca::TrainConfig c;
+  c.lr = std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH(c.validate(), Contains("lr must be positive and at most 1e30, got inf"));
+  c.lr = 1e31;
+  CHECK_THROWS_WITH(c.validate(), Contains("lr must be positive and at most 1e30, got 1e+31"));
+  c = {};
+  c.lr_decay = std::numeric_limits<double>::quiet_NaN();
+  CHECK_THROWS_WITH(c.validate(), Contains("lr-decay must be positive"));
+  c.lr_decay = 1e40;
+  CHECK_THROWS_WITH(c.validate(), Contains("lr * lr-decay at most 1e30"));
+  nca::ModelConfig m;
+  m.hidden = 4097;
+  CHECK_THROWS_WITH(m.validate(), Contains("hidden must be in 1..4096, got 4097"));
+  m = {};
+  m.channels = 257;
+  CHECK_THROWS_WITH(m.validate(), Contains("channels must be in 4..256"));
 }

@@ -38,5 +38,6 @@ TEST_CASE("commit writes states back at their indices only") {
   CHECK(pool.states()[4].min().item<float>() == 4.0f);
   CHECK(pool.states()[1].min().item<float>() == 1.0f);
   CHECK(pool.states().sum().item<float>() == (4.0f + 1.0f) * 64);
+  for (int64_t i = 0; i < pool.size(); ++i) CHECK(torch::equal(pool.state(i), pool.states()[i]));
   CHECK_THROWS(pool.set_states(torch::zeros({5, 16, 2, 2})));
 }

@@ -174,3 +174,36 @@ TEST_CASE("a few iterations on the red square lower the loss") {
   INFO("first " << first << ", last " << last);
   CHECK(last < 0.5 * first);
 }
+
+TEST_CASE("an update that makes a weight non-finite is rolled back: weights and Adam as before") {
+  auto cfg = small_config(Experiment::Persistent);
+  Trainer trainer(cfg, square_target(cfg), torch::kCPU);
+  CHECK_FALSE(trainer.step().skipped);
+  CHECK_FALSE(trainer.step().skipped);
+  // Adam's first moments pushed to the edge of the float range: the next update overflows.
+  for (auto& [key, st] : trainer.optimizer().state())
+    static_cast<torch::optim::AdamParamState&>(*st).exp_avg().fill_(3e38f);
+  auto snapshot = [&] {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : trainer.model()->parameters()) {
+      out.push_back(p.detach().clone());
+      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto& st = static_cast<torch::optim::AdamParamState&>(
+          *trainer.optimizer().state().find(key)->second);
+      out.push_back(st.exp_avg().clone());
+      out.push_back(st.exp_avg_sq().clone());
+      out.push_back(torch::tensor(st.step()));
+    }
+    return out;
+  };
+  const auto before = snapshot();
+  const auto pool_before = trainer.pool()->states().clone();
+  const auto stats = trainer.step();
+  CHECK(stats.skipped);
+  CHECK(stats.skip_reason == "the update made a weight non-finite");
+  const auto after = snapshot();
+  REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < before.size(); ++i) CHECK(torch::equal(after[i], before[i]));
+  CHECK(torch::equal(trainer.pool()->states(), pool_before));
+  CHECK(trainer.iteration() == 3);
+}

@@ -1,18 +1,50 @@
-// Write-then-rename, so that a crash or a kill never leaves a half-written file behind.
+// Write-then-rename, so that a crash or a kill never leaves a half-written file behind, and a
+// full disk or a vanished folder is reported with the system's reason instead of a crash.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <string>
 
 namespace nca {
 
-// Calls write(tmp) with a temporary path beside `path`, flushes it to disk, then renames it
-// over `path`. On any failure the temporary file is removed, `path` is untouched, and a
-// std::runtime_error names the file and the reason.
+// Where write_bytes_atomically's producer puts the file's bytes. write() never throws, so it can
+// be called from inside C callbacks (torch's zip writer, stb_image_write) where an exception
+// must not pass: the first error is kept, later bytes are dropped, and the error is reported
+// once the producer returns.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void write(const void* data, size_t size) noexcept = 0;
+  void write(const std::string& s) noexcept { write(s.data(), s.size()); }
+};
+
+// Creates a temporary file beside `path`, lets produce() write the content into the sink, flushes
+// it to disk (fsync), then renames it over `path`. On any failure (a write, the flush or the
+// rename: a full disk, a removed folder, no permission) the temporary file is removed, `path`
+// keeps its previous content, and a std::runtime_error says "cannot write 'path': " and the
+// system's reason, e.g. "No space left on device".
+void write_bytes_atomically(const std::string& path, const std::function<void(ByteSink&)>& produce);
+
+// For libraries that insist on writing a file by name: calls write(tmp) with the temporary path,
+// then flushes and renames as above. Prefer write_bytes_atomically, which knows the reason of a
+// failed write.
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string&)>& write);
 
-// write_atomically for text content.
+// write_bytes_atomically for text content.
 void write_text_atomically(const std::string& path, const std::string& text);
+
+// Copies the file `from` to `to` atomically; errors name the file and the reason.
+void copy_file_atomically(const std::string& from, const std::string& to);
+
+// Gives `to` the content of `from` atomically, as a hard link when the file system allows (no
+// space used, nothing to copy: right for files nca only ever replaces by rename, never edits in
+// place, like model.pt), else as a copy.
+void link_or_copy_atomically(const std::string& from, const std::string& to);
+
+// The whole file as bytes; throws std::runtime_error "cannot read 'path': reason", also when it
+// holds more than max_bytes (a device like /dev/zero must not exhaust memory).
+std::string read_file(const std::string& path, size_t max_bytes = size_t{1} << 32);
 
 }  // namespace nca

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/output-archive.h>
 
 #include "nca/config.h"
 #include "nca/model.h"
@@ -27,18 +28,35 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
                      const torch::optim::Optimizer* optimizer = nullptr,
                      const at::Generator* gen = nullptr);
 
+// Writes a torch archive atomically (write_bytes_atomically: a full disk is reported with its
+// reason, and the previous file stays).
+void write_archive_atomically(const std::string& path, torch::serialize::OutputArchive& archive);
+
 // Reads and checks the header: magic, format version, model config. Throws std::runtime_error
 // ("cannot load model 'x': ...") for a missing, corrupt, truncated or foreign file.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
-// A model built from the checkpoint's own config, weights loaded, on the CPU.
+// A model built from the checkpoint's own config, weights loaded, on the CPU. Every tensor is
+// checked (shape, type, finite values) before it is used, and the model is only built once the
+// stored weights prove its size, so a hostile file cannot make it allocate more than it holds.
 NCAModel load_model(const std::string& path, CheckpointInfo* info = nullptr);
+
+// load_model on a checkpoint held in memory (the file functions read the file and call this);
+// `name` stands for the file in messages.
+NCAModel load_model_from_memory(const char* data, size_t size, const std::string& name,
+                                CheckpointInfo* info = nullptr);
 
 // Restores weights into `model` (whose config must equal the checkpoint's), and the optimiser
 // and generator state when given and present.
 CheckpointInfo load_checkpoint(const std::string& path, NCAModel& model,
                                torch::optim::Optimizer* optimizer = nullptr,
                                at::Generator* gen = nullptr);
+
+// load_checkpoint on a checkpoint held in memory; `name` stands for the file in messages.
+CheckpointInfo load_checkpoint_from_memory(const char* data, size_t size, const std::string& name,
+                                           NCAModel& model,
+                                           torch::optim::Optimizer* optimizer = nullptr,
+                                           at::Generator* gen = nullptr);
 
 // A model path from what the user typed: a run directory means its model.pt.
 std::string resolve_model_path(const std::string& model_or_run_dir);

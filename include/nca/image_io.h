@@ -28,11 +28,16 @@ struct Target {
   std::vector<float> rgba;  // 4 x grid x grid, channel-major, alpha-premultiplied, in [0,1]
 };
 
-// Reads an image (any format stb_image reads), converts it to RGBA, shrinks it to fit
+// Reads an image (PNG, JPEG, BMP, TGA or GIF's first frame), converts it to RGBA, shrinks it to fit
 // size x size keeping its aspect ratio (never enlarges), premultiplies alpha and centres it in
 // a grid of size + 2 * pad. Throws UsageError naming the file and the reason when it cannot be
 // read or is fully transparent.
 Target load_target(const std::string& path, int size, int pad);
+
+// load_target on an image file held in memory (load_target reads the file and calls this);
+// `name` stands for the file in messages.
+Target load_target_from_memory(const void* data, size_t bytes, int size, int pad,
+                               const std::string& name);
 
 // 4 x grid x grid float tensor of a Target.
 at::Tensor target_tensor(const Target& t);

@@ -26,6 +26,8 @@ class SamplePool {
   void commit(const at::Tensor& indices, const at::Tensor& states);
 
   int64_t size() const;
+  // One state, C x H x W: assembled, a copy (cheap, unlike states()).
+  at::Tensor state(int64_t index) const;
   // All states, size x C x H x W: assembled, a copy.
   at::Tensor states() const;
   void set_states(const at::Tensor& states);  // must match the current shape

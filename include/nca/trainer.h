@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <torch/optim/adam.h>
 
@@ -14,13 +16,14 @@
 namespace nca {
 
 struct IterationStats {
-  int64_t iteration = 0;  // 0-based index of the iteration just run
-  double loss = 0;        // batch mean of the per-sample losses after the rollout
-  double log10_loss = 0;  // log10(loss)
-  int steps = 0;          // rollout length of this iteration
-  double lr = 0;          // learning rate used for this iteration's step
-  double seconds = 0;     // wall time of the iteration
-  bool skipped = false;   // the loss or a gradient was not finite: nothing was updated
+  int64_t iteration = 0;    // 0-based index of the iteration just run
+  double loss = 0;          // batch mean of the per-sample losses after the rollout
+  double log10_loss = 0;    // log10(loss)
+  int steps = 0;            // rollout length of this iteration
+  double lr = 0;            // learning rate used for this iteration's step
+  double seconds = 0;       // wall time of the iteration
+  bool skipped = false;     // something was not finite: weights, optimiser and pool were kept
+  std::string skip_reason;  // what was not finite, in words (empty when not skipped)
 };
 
 // g <- g / (||g|| + 1e-8) for each parameter's gradient. Returns false when a gradient norm is
@@ -48,13 +51,32 @@ class Trainer {
   const at::Tensor& last_batch_before() const { return last_before_; }
   const at::Tensor& last_batch_after() const { return last_after_; }
 
-  // Checkpoint: model + optimiser + config + iteration + generator state (+ pool.pt beside it).
+  // Checkpoint: model + optimiser + config + iteration + generator state (+ pool.pt beside it,
+  // written first, so that model.pt is always the last file to change). On a failure (a full
+  // disk) the previous model.pt stays and a std::runtime_error gives the reason.
   void save(const std::string& model_path, const std::string& pool_path = "") const;
+
+  struct LoadResult {
+    bool pool_loaded = false;     // pool.pt existed and was restored
+    int64_t pool_iteration = -1;  // the iteration pool.pt was saved at (-1: not recorded)
+  };
   // Restores what save() wrote; the pool only when pool_path names an existing file.
   // Throws std::runtime_error when the files are corrupt or do not fit this config.
-  void load(const std::string& model_path, const std::string& pool_path = "");
+  LoadResult load(const std::string& model_path, const std::string& pool_path = "");
 
  private:
+  struct AdamMoments {
+    int64_t step = 0;
+    at::Tensor exp_avg, exp_avg_sq;
+  };
+  struct OptimizerSnapshot {
+    std::vector<at::Tensor> weights;
+    std::vector<std::optional<AdamMoments>> moments;  // none: no state yet for that weight
+  };
+  bool parameters_finite() const;
+  OptimizerSnapshot snapshot_optimizer() const;
+  void restore_optimizer(const OptimizerSnapshot& s);
+
   TrainConfig cfg_;
   torch::Device device_;
   Backend backend_ = Backend::Torch;

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <iostream>
 #include <iterator>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -18,31 +17,52 @@
 namespace nca::cli {
 namespace {
 
-// CLI11 2.1 words its errors for programmers; say what the user should change instead.
+// A value from the user's input, quoted in an error: long ones are cut (a config file can hold
+// a value of any length, and the error is one line).
+std::string excerpt(const std::string& s, size_t max = 60) {
+  std::string out;
+  for (char c : s.substr(0, max))
+    out += (static_cast<unsigned char>(c) >= 32 && c != 127) ? c : '?';
+  return s.size() > max ? out + "..." : out;
+}
+
+// What follows `prefix` in `msg` up to `stop` (to the end when stop is empty), if msg has it.
+bool between(const std::string& msg, const std::string& prefix, const std::string& stop,
+             std::string& out) {
+  const size_t at = msg.find(prefix);
+  if (at == std::string::npos) return false;
+  const size_t from = at + prefix.size();
+  const size_t to = stop.empty() ? std::string::npos : msg.find(stop, from);
+  out = msg.substr(from, to == std::string::npos ? std::string::npos : to - from);
+  return true;
+}
+
+// CLI11 2.1 words its errors for programmers; say what the user should change instead. Plain
+// string searches rather than std::regex: the message holds user input of any length, and
+// libstdc++'s regex recurses once per character (a 100 KB config value overflowed the stack).
 std::string reword(const CLI::ParseError& e) {
   const std::string msg = e.what();
-  std::smatch m;
-  if (std::regex_search(msg, m, std::regex("INI was not able to parse ([^.]+)")))
-    return "config file has an unknown key '" + m[1].str() +
+  std::string a, b;
+  if (between(msg, "INI was not able to parse ", ".", a))
+    return "config file has an unknown key '" + excerpt(a) +
            "' (keys are the long flag names without dashes in front, e.g. min-steps = 64; see "
            "--help)";
-  if (std::regex_search(msg, m, std::regex("Could not convert: (--[\\w-]+) = (.*)")))
-    return "invalid value '" + m[2].str() + "' for " + m[1].str() + " (see --help for its type)";
-  if (std::regex_search(msg, m, std::regex("^(.*) was not readable \\(missing\\?\\)")))
-    return "cannot read config file '" + m[1].str() + "': missing or unreadable";
-  if (std::regex_search(msg, m,
-                        std::regex("The following arguments? (was|were) not expected: (.*)"))) {
+  if (between(msg, "Could not convert: ", " = ", a) && between(msg, a + " = ", "", b))
+    return "invalid value '" + excerpt(b) + "' for " + excerpt(a) + " (see --help for its type)";
+  if (const size_t at = msg.rfind(" was not readable (missing?)"); at != std::string::npos)
+    return "cannot read config file '" + excerpt(msg.substr(0, at)) + "': missing or unreadable";
+  if (between(msg, " not expected: ", "", a) && msg.rfind("The following argument", 0) == 0) {
     // CLI11 lists the leftovers last-first.
-    std::istringstream words(m[2].str());
+    std::istringstream words(a);
     std::vector<std::string> left{std::istream_iterator<std::string>(words), {}};
     std::string joined;
     for (auto it = left.rbegin(); it != left.rend(); ++it)
       joined += (joined.empty() ? "" : " ") + *it;
-    return "unknown argument '" + joined + "' (see --help)";
+    return "unknown argument '" + excerpt(joined) + "' (see --help)";
   }
-  if (std::regex_search(msg, m, std::regex("(--[\\w-]+): At Most 1 required but received (\\d+)")))
-    return m[1].str() + " takes one value, got " + m[2].str();
-  return msg;
+  if (between(msg, ": At Most 1 required but received ", "", b) && between(msg, "", ": At Most", a))
+    return excerpt(a) + " takes one value, got " + excerpt(b);
+  return excerpt(msg, 300);
 }
 
 }  // namespace
@@ -60,6 +80,8 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     return fail(msg.substr(0, msg.find('\n')), kExitRuntime);
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory (a smaller pool, batch, size or grid needs less)", kExitRuntime);
   } catch (const std::exception& e) {
     return fail(e.what(), kExitRuntime);
   }

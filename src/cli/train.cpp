@@ -1,14 +1,21 @@
 // `nca train`: resolve the config (defaults < --config file < flags), prepare the run directory,
 // train with a progress display, save on Ctrl-C/SIGTERM, resume with --resume.
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <regex>
 #include <sstream>
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -77,9 +84,7 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
 }
 
 void write_csv_header(const std::string& path) {
-  std::ofstream out(path, std::ios::trunc);
-  out << "iter,loss,log10_loss,steps,lr,seconds\n";
-  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+  write_text_atomically(path, "iter,loss,log10_loss,steps,lr,seconds\n");
 }
 
 // Keeps the rows of iterations before `iteration`: rows written after the last checkpoint
@@ -92,6 +97,9 @@ void truncate_csv(const std::string& path, int64_t iteration) {
   kept = line + "\n";
   while (std::getline(in, line)) {
     if (line.empty()) continue;
+    // A row cut short (a kill or a full disk in the middle of writing it) ends what is kept: its
+    // iteration comes after the checkpoint's anyway.
+    if (std::count(line.begin(), line.end(), ',') != 5) break;
     try {
       if (std::stoll(line.substr(0, line.find(','))) >= iteration) break;
     } catch (const std::exception&) {
@@ -140,7 +148,7 @@ void write_pictures(Trainer& trainer, const fs::path& dir, const std::vector<dou
   if (SamplePool* pool = trainer.pool()) {
     std::vector<RgbImage> cells;
     for (int64_t i = 0; i < std::min<int64_t>(pool->size(), 48); ++i)
-      cells.push_back(render_rgb(pool->states()[i]));
+      cells.push_back(render_rgb(pool->state(i)));
     std::error_code ec;
     fs::create_directories(dir / "pool", ec);
     save_png((dir / "pool" / fmt::format("pool_{:06d}.png", trainer.iteration())).string(),
@@ -164,6 +172,28 @@ void check_run_dir(const TrainOptions& o) {
   }
 }
 
+// A process killed in the middle of a save leaves its temporary file (".model.pt.tmp-PID", see
+// write_bytes_atomically) behind; the real file beside it is intact. Removes those of processes
+// that are gone, so that a resumed run does not accumulate them.
+void remove_stale_temporaries(const fs::path& dir) {
+  static const std::regex temp_name(R"(\..+\.tmp-(\d{1,9}))");
+  for (const fs::path& sub : {dir, dir / "checkpoints", dir / "pool"}) {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(sub, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      std::smatch m;
+      const std::string name = it->path().filename().string();
+      if (!std::regex_match(name, m, temp_name)) continue;
+      const auto pid = static_cast<pid_t>(std::stol(m[1].str()));
+      const bool gone = pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH);
+      if (gone) {
+        std::error_code rm;
+        fs::remove(it->path(), rm);
+      }
+    }
+  }
+}
+
 void create_run_dir(const TrainOptions& o) {
   std::error_code ec;
   const fs::path dir(o.run_dir);
@@ -174,11 +204,7 @@ void create_run_dir(const TrainOptions& o) {
   fs::create_directories(dir / "checkpoints", ec);
   if (ec)
     throw std::runtime_error("cannot create run directory '" + o.run_dir + "': " + ec.message());
-  // A run killed while saving leaves its temporary file behind (the real file is intact).
-  for (const auto& folder : {dir, dir / "checkpoints", dir / "pool"})
-    for (const auto& entry : fs::directory_iterator(folder, ec))
-      if (entry.path().filename().string().find(".tmp-") != std::string::npos)
-        fs::remove(entry.path(), ec);
+  remove_stale_temporaries(dir);
 }
 
 int train(int argc, char** argv) {
@@ -215,22 +241,60 @@ int train(int argc, char** argv) {
     spdlog::info("backend fast ({} kernels)", fast_step_isa());
   else
     spdlog::info("backend torch");
+  // The iteration model.pt holds on disk (-1: none yet), for the message when a write fails.
+  int64_t saved_iteration = -1;
+  // A failed write (a full disk, a removed run directory) ends the run with one line that says
+  // what failed, what is still on disk, and what to do. Training is not continued past it: a
+  // run that cannot save is hours of work that would be lost anyway.
+  auto io = [&](const std::function<void()>& write) {
+    try {
+      write();
+    } catch (const std::runtime_error& e) {
+      std::error_code ec;
+      std::string msg = e.what();
+      // Removed: the directory is gone, or going (rm -rf takes the files before the directory).
+      const bool removed =
+          !fs::is_directory(dir, ec) || (saved_iteration >= 0 && !fs::exists(model_path, ec));
+      if (removed) {
+        msg += "; the run directory '" + o.run_dir +
+               "' was removed while training, so nothing more can be saved";
+      } else if (saved_iteration >= 0) {
+        msg += "; " + model_path + " still holds iteration " + std::to_string(saved_iteration) +
+               ": once that is fixed, continue with: nca train --run-dir " + o.run_dir +
+               " --resume";
+      } else {
+        msg += "; no model was saved yet";
+      }
+      throw std::runtime_error(msg);
+    }
+  };
   if (o.resume) {
-    trainer.load(model_path, pool_path);
-    truncate_csv(csv_path, trainer.iteration());
+    const auto loaded = trainer.load(model_path, pool_path);
+    saved_iteration = trainer.iteration();
+    if (loaded.pool_iteration >= 0 && loaded.pool_iteration != trainer.iteration())
+      spdlog::warn(
+          "pool.pt is from iteration {}, model.pt from {} (a save was cut short); "
+          "training goes on with that pool",
+          loaded.pool_iteration, trainer.iteration());
+    io([&] { truncate_csv(csv_path, trainer.iteration()); });
     spdlog::info("resuming {} at iteration {}", o.run_dir, trainer.iteration());
   } else {
-    write_csv_header(csv_path);
+    io([&] { write_csv_header(csv_path); });
   }
-  write_text_atomically((dir / "config.toml").string(), cfg.to_toml());
+  io([&] { write_text_atomically((dir / "config.toml").string(), cfg.to_toml()); });
 
   std::ofstream csv(csv_path, std::ios::app);
-  if (!csv) throw std::runtime_error("cannot write '" + csv_path + "'");
+  io([&] {
+    if (!csv) throw std::runtime_error("cannot write '" + csv_path + "': " + std::strerror(errno));
+  });
   g_stop_requested = false;
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
 
-  auto save = [&] { trainer.save(model_path, pool_path); };
+  auto save = [&] {
+    io([&] { trainer.save(model_path, pool_path); });
+    saved_iteration = trainer.iteration();
+  };
   std::vector<double> history_iters, history_log10;
   if (o.resume) read_loss_history(csv_path, history_iters, history_log10);
   Progress progress(cfg.iters, cfg.log_every);
@@ -238,29 +302,40 @@ int train(int argc, char** argv) {
                to_string(cfg.experiment), cfg.iters, o.run_dir);
   while (trainer.iteration() < cfg.iters && !g_stop_requested) {
     const IterationStats s = trainer.step();
-    csv << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
-        << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
-    csv.flush();
+    io([&] {
+      csv << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
+          << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
+      csv.flush();
+      if (!csv)
+        throw std::runtime_error("cannot write '" + csv_path + "': " + std::strerror(errno));
+    });
     if (s.skipped)
       spdlog::warn(
-          "iteration {}: loss or gradient not finite; update skipped, weights and pool kept",
-          s.iteration);
+          "iteration {}: {}; update skipped, the last good weights, optimiser state and "
+          "pool kept",
+          s.iteration, s.skip_reason);
     const int64_t done = trainer.iteration();
     history_iters.push_back(static_cast<double>(s.iteration));
     history_log10.push_back(s.log10_loss);
     progress.update(done, s.loss, s.log10_loss, s.seconds);
     if (cfg.snapshot_every > 0 && (done % cfg.snapshot_every == 0 || done == 1))
-      write_pictures(trainer, dir, history_iters, history_log10);
+      io([&] { write_pictures(trainer, dir, history_iters, history_log10); });
     if (cfg.save_every > 0 && done % cfg.save_every == 0 && done < cfg.iters) {
       save();
       const auto ckpt = dir / "checkpoints" / fmt::format("model_{:06d}.pt", done);
-      write_atomically(ckpt.string(),
-                       [&](const std::string& tmp) { fs::copy_file(model_path, tmp); });
+      io([&] {
+        // checkpoints/ may have been removed to make room: that must not stop the run. Not
+        // create_directories: a removed run directory must not come back.
+        std::error_code ec;
+        fs::create_directory(ckpt.parent_path(), ec);
+        link_or_copy_atomically(model_path, ckpt.string());
+      });
     }
   }
   progress.finish();
   save();
-  if (cfg.snapshot_every > 0) write_pictures(trainer, dir, history_iters, history_log10);
+  if (cfg.snapshot_every > 0)
+    io([&] { write_pictures(trainer, dir, history_iters, history_log10); });
   if (g_stop_requested) {
     spdlog::info(
         "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume",

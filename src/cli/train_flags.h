@@ -1,4 +1,5 @@
-// The flags of `nca train`, shared with `nca bench` (which takes the same ones): every
+// The flags of `nca train`, shared with `nca bench` (which takes the same ones) and with the
+// config-parser fuzz target (so that it drives exactly the parser users reach): every
 // TrainConfig field as a long flag, --config, and the run-directory flags.
 #pragma once
 

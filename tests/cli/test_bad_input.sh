@@ -13,6 +13,8 @@ expect 2 "transparent" -- train --target "$D/transparent.png"
 expect 2 "target is required" -- train --iters 3
 expect 2 "cannot read target image .*huge-header.png" -- train --target "$D/huge-header.png"
 expect 2 "cannot read target image .*: is a directory|not an image" -- train --target "$D"
+expect 2 "cannot read target image .*corrupt.png': cannot decode the image" -- train --target "$D/corrupt.png"
+expect 2 "cannot read target image .*unsupported.ppm': not an image" -- train --target "$D/unsupported.ppm"
 
 # Unusual but valid images train (one iteration here), with a warning when nothing is transparent.
 accepts() {
@@ -29,6 +31,23 @@ accepts grayscale.png warn
 accepts grayscale-alpha.png no
 accepts no-alpha.jpg warn
 accepts rgba16.png no
+# The other formats nca reads (seed files of the image fuzzer).
+for f in raw32.tga rle32.tga bitfields.bmp palette8.bmp interlaced-local.gif; do
+  checks=$((checks + 1))
+  "$NCA" train --target "$SRC/tests/fuzz/corpus/image/$f" "${TINY[@]}" --iters 1 --run-dir "ok-$f" \
+    >out.txt 2>&1 || fail "$f should train: $(cat out.txt)"
+done
+# A very large image that is still allowed: 5000 x 5000 (25 megapixels), made here rather than
+# kept in the repository. It is shrunk to the target size and trains.
+PROBE=${NCA_PROBE:?set by ctest}
+checks=$((checks + 1))
+if ! "$PROBE" make-png 5000x5000 big.png; then
+  fail "could not write big.png"
+elif ! timeout 300 "$NCA" train --target big.png "${TINY[@]}" --iters 1 --run-dir ok-big >out.txt 2>&1; then
+  fail "a 5000x5000 image should train: $(cat out.txt)"
+elif ! grep -q "target big.png: 8x8 image" out.txt; then
+  fail "5000x5000 should be shrunk to 8x8: $(cat out.txt)"
+fi
 
 # Impossible configs.
 expect 2 "batch \(9\) cannot be larger than pool \(8\)" -- train --target "$LIZ" --batch 9 --pool 8
@@ -37,6 +56,8 @@ expect 2 "size must be positive, got 0" -- train --target "$LIZ" --size 0
 expect 2 "size must be positive, got -3" -- train --target "$LIZ" --size -3
 expect 2 "iters must be positive" -- train --target "$LIZ" --iters 0
 expect 2 "fire-rate must be in" -- train --target "$LIZ" --fire-rate 2
+expect 2 "lr must be positive and at most 1e30, got inf" -- train --target "$LIZ" --lr inf
+expect 2 "hidden must be in 1..4096, got 100000" -- train --target "$LIZ" --hidden 100000
 expect 2 "unknown experiment 'grow'" -- train --target "$LIZ" --experiment grow
 expect 2 "unknown device 'gpu'" -- train --target "$LIZ" --device gpu
 expect 1 "--device cuda: this LibTorch has no CUDA" -- train --target "$LIZ" --device cuda
@@ -52,6 +73,11 @@ expect 2 "invalid value 'lots' for --iters" -- train --target "$LIZ" --config wr
 printf 'batch = 2000\n' >range.toml
 expect 2 "batch \(2000\) cannot be larger than pool" -- train --target "$LIZ" --config range.toml
 expect 2 "cannot read config file 'missing.toml'" -- train --target "$LIZ" --config missing.toml
+# A 200 KB value: the error quotes a short prefix of it (and does not crash).
+printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.toml
+expect 2 "invalid value 'x{20,80}\.\.\.' for --iters" -- train --target "$LIZ" --config long-value.toml
+printf 'target = "a\x01b.png"\n' >control-char.toml
+expect 2 "cannot read target image" -- train --config control-char.toml
 
 # Run directories.
 touch a-file
@@ -69,6 +95,11 @@ printf 'garbage' >run/model.pt
 expect 1 "cannot load model '.*model.pt'" -- train --run-dir run --resume --iters 4
 cp good.pt run/model.pt
 check "resume works again with the good file" "$NCA" train --run-dir run --resume --iters 4 2>/dev/null
+# A corrupt pool.pt beside a good model.pt.
+cp run/pool.pt good-pool.pt
+printf 'garbage' >run/pool.pt
+expect 1 "cannot load pool '.*pool.pt': corrupt or truncated" -- train --run-dir run --resume --iters 5
+cp good-pool.pt run/pool.pt
 # A model of another architecture in the run directory.
 "$NCA" train --target "$LIZ" "${TINY[@]}" --iters 1 --hidden 32 --run-dir other 2>/dev/null
 cp other/model.pt run/model.pt

@@ -8,5 +8,9 @@ for flag in --target --config --experiment --iters --batch --pool --size --pad -
   --resume --log-every --save-every; do
   check "train --help mentions $flag" grep -q -- "$flag" help.txt
 done
-check "no command: usage on stderr, exit 2" bash -c "'$NCA' 2>&1 >/dev/null | grep 'usage: nca' >/dev/null; test \${PIPESTATUS[0]} -eq 2"
+# Captured, not piped into grep -q: grep leaving early would kill nca with SIGPIPE (exit 141).
+usage=$("$NCA" 2>&1 >/dev/null)
+rc=$?
+check "no command: exit 2 (got $rc)" test $rc -eq 2
+check "no command: usage on stderr" grep -q 'usage: nca' <<<"$usage"
 finish

@@ -1,0 +1,93 @@
+// Atomic writes: the content arrives whole or not at all, the reason of a failure is the
+// system's, and reading is bounded.
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include "nca/atomic_file.h"
+#include "test_util.h"
+
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The names in a directory that start with a dot: temporaries left behind.
+int hidden_files(const fs::path& dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string()[0] == '.';
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("write_bytes_atomically writes what the producer gives, in any number of pieces") {
+  nca::test::TempDir dir;
+  const std::string path = dir.file("out.bin");
+  std::string big(3 << 20, 'x');  // larger than the sink's buffer
+  big[12345] = 'y';
+  nca::write_bytes_atomically(path, [&](nca::ByteSink& out) {
+    out.write("head:", 5);
+    out.write(big);
+    out.write(std::string(":tail"));
+  });
+  CHECK(nca::read_file(path) == "head:" + big + ":tail");
+  CHECK(hidden_files(dir.path()) == 0);
+}
+
+TEST_CASE("a failed write keeps the previous file and leaves no temporary") {
+  nca::test::TempDir dir;
+  const std::string path = dir.file("model.pt");
+  nca::write_text_atomically(path, "version 1");
+
+  SECTION("the producer throws half way") {
+    CHECK_THROWS_WITH(nca::write_bytes_atomically(path,
+                                                  [](nca::ByteSink& out) {
+                                                    out.write(std::string("version 2, half"));
+                                                    throw std::runtime_error("serialiser failed");
+                                                  }),
+                      Contains("cannot write '" + path + "': serialiser failed"));
+  }
+  SECTION("the folder is gone: the system's reason") {
+    CHECK_THROWS_WITH(nca::write_text_atomically(dir.file("gone/model.pt"), "x"),
+                      Contains("cannot write '" + dir.file("gone/model.pt") +
+                               "': No such file or directory"));
+  }
+  SECTION("the rename fails: a directory is in the way") {
+    fs::create_directories(dir.file("taken/sub"));
+    CHECK_THROWS_WITH(nca::write_text_atomically(dir.file("taken"), "x"),
+                      Contains("cannot write '" + dir.file("taken") + "'"));
+  }
+  CHECK(nca::read_file(path) == "version 1");
+  CHECK(hidden_files(dir.path()) == 0);
+}
+
+TEST_CASE("a stale temporary of the same name is replaced, not written through") {
+  nca::test::TempDir dir;
+  const std::string path = dir.file("a.txt");
+  // What a killed process with our PID would have left; a link must not be followed.
+  const std::string victim = dir.file("victim.txt");
+  nca::write_text_atomically(victim, "keep me");
+  const auto tmp = dir.path() / (".a.txt.tmp-" + std::to_string(::getpid()));
+  fs::create_symlink(victim, tmp);
+  nca::write_text_atomically(path, "new");
+  CHECK(nca::read_file(path) == "new");
+  CHECK(nca::read_file(victim) == "keep me");
+}
+
+TEST_CASE("copy_file_atomically and read_file") {
+  nca::test::TempDir dir;
+  nca::write_text_atomically(dir.file("a"), "abc");
+  nca::copy_file_atomically(dir.file("a"), dir.file("b"));
+  CHECK(nca::read_file(dir.file("b")) == "abc");
+  CHECK_THROWS_WITH(nca::copy_file_atomically(dir.file("missing"), dir.file("c")),
+                    Contains("cannot read '" + dir.file("missing") + "': No such file"));
+  CHECK_FALSE(fs::exists(dir.file("c")));
+  CHECK_THROWS_WITH(nca::read_file(dir.path().string()), Contains("is a directory"));
+  CHECK_THROWS_WITH(nca::read_file(dir.file("a"), 2), Contains("larger than 2 bytes"));
+  // A device without an end is cut off at the limit instead of filling memory.
+  CHECK_THROWS_WITH(nca::read_file("/dev/zero", 1 << 20), Contains("larger than"));
+}
