@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 run=${1:-runs/demo-lizard}
 scripts/deps.sh
-scripts/build.sh
+NCA_BUILD_TARGET=nca scripts/build.sh
 nca=${NCA_BUILD_DIR:-build}/nca
 "$nca" train --target data/lizard.png --config configs/quick.toml --run-dir "$run" --force
 "$nca" grow --model "$run" --steps 200 --every 2 --out "$run/grow"

@@ -102,7 +102,7 @@ TEST_CASE("persistent: no damage; growing: every sample is a fresh seed and ther
   CHECK(torch::equal(growing.last_batch_before(), seeds));
 }
 
-TEST_CASE("rollout lengths are drawn from [min-steps, max-steps)") {
+TEST_CASE("rollout lengths are drawn from min-steps up to max-steps, exclusive") {
   auto cfg = small_config(Experiment::Growing);
   Trainer trainer(cfg, square_target(cfg), torch::kCPU);
   std::set<int> seen;
