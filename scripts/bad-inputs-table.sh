@@ -65,7 +65,7 @@ row() {
   row "a directory" train --target "$D"
   row "1x1 image" train --target "$D/one-pixel.png" "${TINY[@]}" --iters 1 --run-dir r1
   row "grayscale PNG" train --target "$D/grayscale.png" "${TINY[@]}" --iters 1 --run-dir r2
-  row "JPEG, no alpha channel" train --target "$D/no-alpha.jpg" "${TINY[@]}" --iters 1 --run-dir r3
+  row "JPEG (refused: no transparency; Debian's stb JPEG decoder is unsafe)" train --target "$D/no-alpha.jpg"
   row "16-bit RGBA PNG" train --target "$D/rgba16.png" "${TINY[@]}" --iters 1 --run-dir r4
   row "very large image: 5000x5000 PNG (made by the test)" train --target big-5000x5000.png "${TINY[@]}" --iters 1 --run-dir r5
   row "TGA, RLE-compressed" train --target "$C/rle32.tga" "${TINY[@]}" --iters 1 --run-dir r6

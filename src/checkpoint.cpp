@@ -26,6 +26,12 @@ std::string first_line(const c10::Error& e) {
   std::string msg = e.what_without_backtrace();
   return msg.substr(0, msg.find('\n'));
 }
+std::string first_line(const std::exception& e) {
+  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return first_line(*c10);
+  std::string msg = e.what();
+  msg.erase(0, msg.find_first_not_of(" \n"));  // torch::jit::ErrorReport starts with a newline
+  return msg.substr(0, msg.find('\n'));
+}
 
 // A checkpoint holds 40 KB of weights and a target of at most kMaxGrid^2 cells; anything much
 // larger is not one, and must not be read into memory whole.
@@ -50,7 +56,9 @@ torch::serialize::InputArchive open_archive(const char* data, size_t size,
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(data, size);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
+    // Not only c10::Error: the unpickler throws torch::jit::ErrorReport for a type name it
+    // cannot parse (found by fuzzing).
     throw load_error(path, "not a readable checkpoint (corrupt or truncated?): " + first_line(e));
   }
   return archive;

@@ -1,6 +1,7 @@
 // Validation and TOML output of the configuration structs.
 #include "nca/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -130,6 +131,18 @@ std::vector<std::string> TrainConfig::problems() const {
   if (log_every <= 0) p.push_back("log-every must be positive");
   if (save_every < 0) p.push_back("save-every must be zero (only at the end) or more");
   if (snapshot_every < 0) p.push_back("snapshot-every must be zero (off) or more");
+  // The run's config.toml must give back these strings on --resume, and CLI11's config reader
+  // has no escapes: it cuts a value at '#' and treats quotes and backslashes its own way.
+  for (const auto& [name, value] : {std::pair{"target", &target}, std::pair{"device", &device}}) {
+    const bool storable = std::none_of(value->begin(), value->end(), [](char c) {
+      return c == '"' || c == '\\' || c == '#' || static_cast<unsigned char>(c) < 0x20 ||
+             c == 0x7f;
+    });
+    if (!storable)
+      p.push_back(std::string(name) + " '" + *value +
+                  "' holds a quote, backslash, '#' or control character, which the run's "
+                  "config.toml could not hold: rename the file");
+  }
   return p;
 }
 
@@ -141,11 +154,9 @@ void TrainConfig::validate() const {
 std::string TrainConfig::to_toml() const {
   std::ostringstream o;
   o << std::setprecision(17);
-  auto str = [](const std::string& s) {
-    std::string q = "\"";
-    for (char c : s) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
-    return q + "\"";
-  };
+  // Verbatim between quotes: CLI11 2.1 reads a quoted value back as it is, with no escapes;
+  // problems() refuses the characters it could not read back.
+  auto str = [](const std::string& s) { return "\"" + s + "\""; };
   o << "# nca train: resolved configuration (flags over config file over defaults).\n"
     << "# Every key is also a flag of `nca train`: --key value.\n"
     << "target = " << str(target) << "\n"

@@ -115,6 +115,10 @@ Target load_target_from_memory(const void* data, size_t bytes, int size, int pad
 
   // Ask for the dimensions first so that an absurd image is refused before it is decoded.
   int w = 0, h = 0, channels = 0;
+  if (bytes >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
+    throw UsageError(what +
+                     ": JPEG is not supported (it cannot hold the transparency a target needs); "
+                     "save the image as a PNG with an alpha channel");
   if (!stbi_info_from_memory(buf, len, &w, &h, &channels))
     throw UsageError(what + ": not an image (stb_image: " + stbi_reason() + ")");
   if (w <= 0 || h <= 0 || static_cast<long long>(w) * h > kMaxSourcePixels) {

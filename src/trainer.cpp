@@ -191,7 +191,7 @@ Trainer::LoadResult Trainer::load(const std::string& model_path, const std::stri
       archive.read("states", states);
       c10::IValue it;
       if (archive.try_read("iteration", it) && it.isInt()) result.pool_iteration = it.toInt();
-    } catch (const c10::Error&) {
+    } catch (const std::exception&) {  // c10::Error, or torch::jit::ErrorReport from the unpickler
       throw std::runtime_error(what + "corrupt or truncated");
     }
     if (states.scalar_type() != at::kFloat || !torch::isfinite(states).all().item<bool>())

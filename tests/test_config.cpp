@@ -55,13 +55,26 @@ TEST_CASE("experiment and perception names parse; unknown ones are usage errors"
 
 TEST_CASE("to_toml writes every key under its flag name") {
   nca::TrainConfig c;
-  c.target = "data/li\"zard.png";
+  c.target = "data/my lizard's.png";
   const auto toml = c.to_toml();
-  for (const char* key : {"target = \"data/li\\\"zard.png\"", "experiment = \"regenerating\"",
+  for (const char* key : {"target = \"data/my lizard's.png\"", "experiment = \"regenerating\"",
                           "iters = 8000", "min-steps = 64", "max-steps = 96", "lr = 0.002",
                           "fire-rate = 0.5", "alive-threshold = 0.1", "hidden = 128",
                           "perception = \"full\"", "seed = 0", "device = \"auto\""})
     CHECK_THAT(toml, Contains(key));
+}
+
+TEST_CASE("a target config.toml could not hold back is refused") {
+  nca::TrainConfig c;
+  c.target = "data/lizard.png";
+  CHECK_NOTHROW(c.validate());
+  for (const char* bad : {"a\"b.png", "a\\b.png", "take#2.png", "two\nlines.png"}) {
+    c.target = bad;
+    CHECK_THROWS_WITH(c.validate(), Contains("which the run's config.toml could not hold"));
+  }
+  c.target = "data/lizard.png";
+  c.device = "cpu#";
+  CHECK_THROWS_WITH(c.validate(), Contains("device 'cpu#'"));
 }
 
 TEST_CASE("limits that keep a config from asking for the impossible") {

@@ -525,6 +525,10 @@ TEST_CASE("load_target_from_memory reads what load_target reads, in the document
   const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n" + std::string(4, 1);
   CHECK_THROWS_WITH(nca::load_target_from_memory(hdr.data(), hdr.size(), 8, 1, "a.hdr"),
                     Catch::Contains("not an image"));
+  // JPEG: refused by name (no transparency; Debian's stb_image 2.27 JPEG decoder is unsafe).
+  const std::string jpeg = "\xFF\xD8\xFF\xE0" + std::string(16, '\0');
+  CHECK_THROWS_WITH(nca::load_target_from_memory(jpeg.data(), jpeg.size(), 8, 1, "a.jpg"),
+                    Catch::Contains("'a.jpg': JPEG is not supported"));
   CHECK_THROWS_WITH(nca::load_target_from_memory("", 0, 8, 1, "empty.png"),
                     Catch::Contains("'empty.png': the file is empty"));
 }

@@ -34,7 +34,7 @@ struct ModelConfig {
 };
 
 struct TrainConfig {
-  std::string target;  // image to grow (PNG, JPEG, BMP, TGA, GIF first frame)
+  std::string target;  // image to grow (PNG, BMP, TGA, GIF first frame)
   Experiment experiment = Experiment::Regenerating;  // growing | persistent | regenerating
   int64_t iters = 8000;                              // training iterations
   int batch = 8;                                     // samples per iteration

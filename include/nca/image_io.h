@@ -28,7 +28,7 @@ struct Target {
   std::vector<float> rgba;  // 4 x grid x grid, channel-major, alpha-premultiplied, in [0,1]
 };
 
-// Reads an image (PNG, JPEG, BMP, TGA or GIF's first frame), converts it to RGBA, shrinks it to fit
+// Reads an image (PNG, BMP, TGA or GIF's first frame), converts it to RGBA, shrinks it to fit
 // size x size keeping its aspect ratio (never enlarges), premultiplies alpha and centres it in
 // a grid of size + 2 * pad. Throws UsageError naming the file and the reason when it cannot be
 // read or is fully transparent.

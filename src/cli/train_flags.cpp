@@ -13,7 +13,7 @@ void add_train_flags(CLI::App& app, TrainOptions& o) {
   auto& c = o.cfg;
   auto& m = o.cfg.model;
   const std::string what = "What to train";
-  app.add_option("--target", c.target, "Target image (PNG, JPEG, BMP, TGA, GIF)")->group(what);
+  app.add_option("--target", c.target, "Target image (PNG, BMP, TGA, GIF)")->group(what);
   app.add_option("--experiment", o.experiment, "growing | persistent | regenerating")
       ->capture_default_str()
       ->group(what);

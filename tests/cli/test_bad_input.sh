@@ -15,6 +15,8 @@ expect 2 "cannot read target image .*huge-header.png" -- train --target "$D/huge
 expect 2 "cannot read target image .*: is a directory|not an image" -- train --target "$D"
 expect 2 "cannot read target image .*corrupt.png': cannot decode the image" -- train --target "$D/corrupt.png"
 expect 2 "cannot read target image .*unsupported.ppm': not an image" -- train --target "$D/unsupported.ppm"
+expect 2 "cannot read target image .*no-alpha.jpg': JPEG is not supported .*save the image as a PNG" \
+  -- train --target "$D/no-alpha.jpg"
 
 # Unusual but valid images train (one iteration here), with a warning when nothing is transparent.
 accepts() {
@@ -29,7 +31,6 @@ accepts() {
 accepts one-pixel.png warn
 accepts grayscale.png warn
 accepts grayscale-alpha.png no
-accepts no-alpha.jpg warn
 accepts rgba16.png no
 # The other formats nca reads (seed files of the image fuzzer).
 for f in raw32.tga rle32.tga bitfields.bmp palette8.bmp interlaced-local.gif; do
