@@ -185,9 +185,9 @@ Trainer::LoadResult Trainer::load(const std::string& model_path, const std::stri
   if (pool_ && !pool_path.empty() && std::filesystem::exists(pool_path, ec)) {
     const std::string what = "cannot load pool '" + pool_path + "': ";
     at::Tensor states;
+    const std::string bytes = read_file(pool_path);  // its errors name the file and the reason
     try {
-      torch::serialize::InputArchive archive;
-      archive.load_from(pool_path);
+      auto archive = open_checked_archive(bytes.data(), bytes.size(), pool_path);
       archive.read("states", states);
       c10::IValue it;
       if (archive.try_read("iteration", it) && it.isInt()) result.pool_iteration = it.toInt();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
 #include "nca/config.h"
@@ -31,6 +32,13 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
 // Writes a torch archive atomically (write_bytes_atomically: a full disk is reported with its
 // reason, and the previous file stays).
 void write_archive_atomically(const std::string& path, torch::serialize::OutputArchive& archive);
+
+// Opens a torch archive held in memory (a checkpoint, pool.pt) once it proves to be one of
+// nca's: its TorchScript source must be the plain attribute classes torch writes for nca's
+// archives, because LibTorch's parser, which reads it, crashes on hostile source. Throws
+// std::runtime_error ("cannot load model 'path': ...") otherwise, or when it is corrupt.
+torch::serialize::InputArchive open_checked_archive(const char* data, size_t size,
+                                                    const std::string& path);
 
 // Reads and checks the header: magic, format version, model config. Throws std::runtime_error
 // ("cannot load model 'x': ...") for a missing, corrupt, truncated or foreign file.
