@@ -5,6 +5,7 @@
 # corpora. Any sanitizer report fails the test that triggered it.
 #   scripts/sanitize.sh               build and test
 #   scripts/sanitize.sh --build-only  build only (scripts/fuzz.sh uses this)
+#   scripts/sanitize.sh -E REGEX      build, then test all but the tests REGEX names (test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --sanitize
@@ -17,4 +18,4 @@ cmake --build "$build" -j "$(nproc)"
 [[ "${1:-}" == --build-only ]] && exit 0
 source tests/sanitizers/env.sh
 cd "$build"
-ctest --output-on-failure -j "$(nproc)"
+ctest --output-on-failure -j "$(nproc)" "$@"

@@ -138,8 +138,11 @@ std::vector<std::string> TrainConfig::problems() const {
       return c == '"' || c == '\\' || c == '#' || static_cast<unsigned char>(c) < 0x20 ||
              c == 0x7f;
     });
+    std::string shown = *value;  // control characters would garble the one-line message
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
     if (!storable)
-      p.push_back(std::string(name) + " '" + *value +
+      p.push_back(std::string(name) + " '" + shown +
                   "' holds a quote, backslash, '#' or control character, which the run's "
                   "config.toml could not hold: rename the file");
   }

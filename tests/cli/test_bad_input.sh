@@ -78,7 +78,8 @@ expect 2 "cannot read config file 'missing.toml'" -- train --target "$LIZ" --con
 printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.toml
 expect 2 "invalid value 'x{20,80}\.\.\.' for --iters" -- train --target "$LIZ" --config long-value.toml
 printf 'target = "a\x01b.png"\n' >control-char.toml
-expect 2 "cannot read target image" -- train --config control-char.toml
+expect 2 "target 'a\\?b.png' holds a quote, backslash, '#' or control character" \
+  -- train --config control-char.toml
 
 # Run directories.
 touch a-file
