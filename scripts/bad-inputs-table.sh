@@ -23,7 +23,7 @@ printf 'iters = "lots"\n' >wrong-type.toml
 printf 'batch = 2000\n' >out-of-range.toml
 printf '[train]\niters = 5\n' >section.toml
 printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.toml
-"$probe" make-png 5000x5000 big-5000x5000.png
+"$probe" make-png 4096x4096 big-4096x4096.png
 cp -r run corrupt-pool && printf 'garbage' >corrupt-pool/pool.pt
 
 row() {
@@ -67,7 +67,8 @@ row() {
   row "grayscale PNG" train --target "$D/grayscale.png" "${TINY[@]}" --iters 1 --run-dir r2
   row "JPEG (refused: no transparency; Debian's stb JPEG decoder is unsafe)" train --target "$D/no-alpha.jpg"
   row "16-bit RGBA PNG" train --target "$D/rgba16.png" "${TINY[@]}" --iters 1 --run-dir r4
-  row "very large image: 5000x5000 PNG (made by the test)" train --target big-5000x5000.png "${TINY[@]}" --iters 1 --run-dir r5
+  row "94-byte RLE TGA claiming 1029x31232 pixels (found by fuzzing)" train --target "$C/rle-tga-bomb.tga"
+  row "largest image allowed: 4096x4096 PNG (made by the test)" train --target big-4096x4096.png "${TINY[@]}" --iters 1 --run-dir r5
   row "TGA, RLE-compressed" train --target "$C/rle32.tga" "${TINY[@]}" --iters 1 --run-dir r6
   row "BMP, 8-bit palette" train --target "$C/palette8.bmp" "${TINY[@]}" --iters 1 --run-dir r7
   row "GIF, interlaced" train --target "$C/interlaced-local.gif" "${TINY[@]}" --iters 1 --run-dir r8

@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
   dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
   log=build-fuzz/fuzz-$t.log
-  # -rss_limit_mb: a 64-megapixel image (accepted by design) takes about 1.5 GB to load.
+  # -rss_limit_mb: a 16-megapixel image (the largest accepted) takes about 0.5 GB to load.
   "$bin" "$out" "tests/fuzz/corpus/$t" "${dict[@]}" -max_total_time="$seconds" \
     -timeout=30 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="build-fuzz/findings/$t-" >"$log" 2>&1
