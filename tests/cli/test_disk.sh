@@ -10,8 +10,7 @@ source "$(dirname "$0")/lib.sh"
 PROBE=${NCA_PROBE:?set by ctest}
 LIZ=$SRC/data/lizard.png
 # A checkpoint every iteration, so that saves are frequent and every kind of write is reached.
-args=(--size 8 --pad 2 --batch 4 --pool 8 --min-steps 4 --max-steps 6 --threads 1
-  --snapshot-every 0 --save-every 1)
+args=("${TINY[@]}" --save-every 1)
 faults=0
 
 # one_error_line FILE REGEX: FILE holds exactly one line, and it matches REGEX.
