@@ -6,9 +6,19 @@
 # is saved as build-fuzz/findings/<target>-crash-<sha1> (or -timeout-, -oom-), and the script
 # fails after the other targets ran; reproduce with build-fuzz/tests/fuzz/fuzz_<target> FILE.
 # Once fixed, add the file to the seed corpus: ctest replays every seed (fuzz.replay.*).
-#   scripts/fuzz.sh [SECONDS] [TARGET...]     targets: image config checkpoint (default: all)
+#
+# --seed N makes the run reproducible, as CI runs it: libFuzzer's random seed is N and the run
+# starts from the seed corpus alone (build-fuzz/corpus-seed-N/, emptied first), so the same
+# inputs are tried in the same order on every machine; a slower machine tries a prefix of them.
+# A run here with the same seed and at least as many seconds has tried everything CI will.
+#   scripts/fuzz.sh [--seed N] [SECONDS] [TARGET...]   targets: image config checkpoint (all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+seed=
+if [[ "${1:-}" == --seed ]]; then
+  seed=${2:?--seed needs a number}
+  shift 2
+fi
 seconds=${1:-60}
 shift $(($# > 0 ? 1 : 0))
 targets=("$@")
@@ -24,18 +34,21 @@ failed=()
 for t in "${targets[@]}"; do
   bin=build-fuzz/tests/fuzz/fuzz_$t
   out=build-fuzz/corpus/$t
+  seed_flag=()
+  if [[ -n $seed ]]; then
+    out=build-fuzz/corpus-seed-$seed/$t
+    rm -rf "$out"
+    seed_flag=(-seed="$seed")
+  fi
   mkdir -p "$out"
   dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
   log=build-fuzz/fuzz-$t.log
-  # -rss_limit_mb: a 16-megapixel image (the largest accepted) takes about 0.5 GB to load, and
-  # LibTorch's unpickler allocates whatever length a string in a checkpoint claims, up to 4 GB,
-  # before it finds the file too short (an open finding, docs/robustness.md): the limits sit
-  # above that (it takes 40 s under the sanitizers: hence -timeout), so the fuzzer goes on
-  # looking for crashes past it.
-  "$bin" "$out" "tests/fuzz/corpus/$t" "${dict[@]}" -max_total_time="$seconds" \
-    -timeout=90 -rss_limit_mb=6144 -malloc_limit_mb=6144 -max_len=65536 -print_final_stats=1 \
-    -artifact_prefix="build-fuzz/findings/$t-" >"$log" 2>&1
+  # -rss_limit_mb (also the largest single allocation): a 16-megapixel image, the largest
+  # accepted, takes about 0.5 GB to load; anything near 4 GB is a finding.
+  "$bin" "$out" "tests/fuzz/corpus/$t" "${dict[@]}" "${seed_flag[@]}" \
+    -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -max_len=65536 \
+    -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$t-" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   execs=${execs:-0}

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: install dependencies, build, run every test with CTest.
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
-# each, default 45).
+# each, default 45, with a fixed seed so that the run can be repeated here: NCA_FUZZ_SEED,
+# default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitize=false
@@ -17,5 +18,5 @@ if $sanitize; then
   # the fast step's second and third kernel sets. scripts/sanitize.sh alone runs them all.
   scripts/sanitize.sh -E \
     '^export\.|cli\.test_(export|shipped_models|loss_curve|bench|determinism)|fast_step_kernels'
-  scripts/fuzz.sh "${NCA_FUZZ_SECONDS:-45}"
+  scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
 fi

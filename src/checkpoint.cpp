@@ -12,9 +12,9 @@
 #include <sstream>
 #include <vector>
 
-#include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include "nca/archive_guard.h"
 #include "nca/atomic_file.h"
 
 namespace nca {
@@ -41,93 +41,6 @@ std::string first_line(const std::exception& e) {
 constexpr size_t kMaxCheckpointBytes = size_t{2} << 30;
 constexpr int64_t kMaxGrid = 8192;
 
-// What torch writes for nca's archives, and nothing else. An archive carries TorchScript source
-// (code/*.py) that LibTorch's parser reads while loading, and that parser crashes on hostile
-// source (found by fuzzing: a SEGV in ScriptTypeParser::parseClassConstant). nca's files only
-// ever hold plain attribute classes, so every line is checked against that shape first.
-bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-bool is_identifier(const std::string& s) {
-  return !s.empty() && !(s[0] >= '0' && s[0] <= '9') && std::all_of(s.begin(), s.end(), is_name_char);
-}
-bool is_key(const std::string& s) {  // "model.channels", "params/0", "0x55d0c0ffee00"
-  return !s.empty() && s.size() < 256 && std::all_of(s.begin(), s.end(), [](char c) {
-    return is_name_char(c) || c == '.' || c == '/';
-  });
-}
-bool is_type(const std::string& t) {
-  static const char* plain[] = {"int", "float", "str", "bool", "Tensor", "Tuple[float, float]"};
-  for (const char* p : plain)
-    if (t == p) return true;
-  const std::string pre = "__torch__.___torch_mangle_", post = ".Module";
-  if (t == "__torch__.Module") return true;
-  if (t.size() <= pre.size() + post.size() || t.compare(0, pre.size(), pre) != 0 ||
-      t.compare(t.size() - post.size(), post.size(), post) != 0)
-    return false;
-  const std::string n = t.substr(pre.size(), t.size() - pre.size() - post.size());
-  return n.size() < 6 && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-// ["a", "b", ] as torch writes __parameters__ and __buffers__.
-bool is_name_list(const std::string& s) {
-  if (s.size() < 2 || s.front() != '[' || s.back() != ']') return false;
-  std::string rest = s.substr(1, s.size() - 2);
-  while (!rest.empty()) {
-    if (rest.size() < 4 || rest[0] != '"') return false;
-    const auto close = rest.find('"', 1);
-    if (close == std::string::npos || !is_key(rest.substr(1, close - 1))) return false;
-    if (rest.compare(close + 1, 2, ", ") != 0) return false;
-    rest.erase(0, close + 3);
-  }
-  return true;
-}
-bool is_plain_class_line(const std::string& line) {
-  if (line.empty() || line == "class Module(Module):" || line == "  __annotations__ = []")
-    return true;
-  for (const char* list : {"  __parameters__ = ", "  __buffers__ = "})
-    if (starts_with(line, list)) return is_name_list(line.substr(std::strlen(list)));
-  const std::string ann = "  __annotations__[\"";
-  if (starts_with(line, ann)) {
-    const auto close = line.find("\"] = ", ann.size());
-    return close != std::string::npos && is_key(line.substr(ann.size(), close - ann.size())) &&
-           is_type(line.substr(close + 5));
-  }
-  const auto colon = line.find(" : ");
-  return starts_with(line, "  ") && colon != std::string::npos &&
-         is_identifier(line.substr(2, colon - 2)) && is_type(line.substr(colon + 3));
-}
-// The bytes of a file held in memory, for torch's zip reader, which may ask for more than there
-// is (caffe2's MemoryReadAdapter copies whatever is asked: found by fuzzing).
-class BoundedReader final : public caffe2::serialize::ReadAdapterInterface {
- public:
-  BoundedReader(const char* data, size_t size) : data_(data), size_(size) {}
-  size_t size() const override { return size_; }
-  size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
-    if (pos >= size_) return 0;
-    const size_t got = std::min<size_t>(n, size_ - pos);
-    std::memcpy(buf, data_ + pos, got);
-    return got;
-  }
-
- private:
-  const char* data_;
-  size_t size_;
-};
-
-bool is_plain_class_source(const char* text, size_t size) {
-  std::string line;
-  for (size_t i = 0; i <= size; ++i) {
-    if (i == size || text[i] == '\n') {
-      if (!is_plain_class_line(line)) return false;
-      line.clear();
-    } else {
-      line += text[i];
-    }
-  }
-  return true;
-}
-
 // The file's bytes, or the reason they cannot be had, worded for a user.
 std::string read_checkpoint_file(const std::string& path) {
   std::error_code ec;
@@ -139,7 +52,6 @@ std::string read_checkpoint_file(const std::string& path) {
     throw load_error(path, e.what());
   }
 }
-
 
 template <typename T>
 T read_value(torch::serialize::InputArchive& archive, const std::string& path, const char* key) {
@@ -344,17 +256,9 @@ torch::serialize::InputArchive open_checked_archive(const char* data, size_t siz
   if (size == 0) throw load_error(path, "the file is empty");
   const std::string corrupt = "not a readable checkpoint (corrupt or truncated?): ";
   try {
-    caffe2::serialize::PyTorchStreamReader zip(std::make_shared<BoundedReader>(data, size));
-    for (const auto& name : zip.getAllRecords()) {
-      const bool code = starts_with(name, "code/");
-      const bool debug = name.size() > 10 && name.compare(name.size() - 10, 10, ".debug_pkl") == 0;
-      if (!code || debug) continue;
-      auto [bytes, n] = zip.getRecord(name);
-      if (n > (size_t{1} << 20) || !is_plain_class_source(static_cast<const char*>(bytes.get()), n))
-        throw load_error(path, "not an nca file: it holds TorchScript code (" + name + ")");
-    }
-  } catch (const c10::Error& e) {
-    throw load_error(path, corrupt + first_line(e));
+    check_archive(data, size);
+  } catch (const std::runtime_error& e) {
+    throw load_error(path, e.what());
   }
   torch::serialize::InputArchive archive;
   try {

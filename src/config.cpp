@@ -123,7 +123,8 @@ std::vector<std::string> TrainConfig::problems() const {
   // Adam's step is lr / (1 - 0.9^t), at most 10 lr, and torch refuses a step size beyond the
   // float range: bound lr well inside it.
   constexpr double kMaxLr = 1e30;
-  if (!(lr > 0 && lr <= kMaxLr)) p.push_back("lr must be positive and at most 1e30, got " + num(lr));
+  if (!(lr > 0 && lr <= kMaxLr))
+    p.push_back("lr must be positive and at most 1e30, got " + num(lr));
   if (!(lr_decay > 0 && lr * lr_decay <= kMaxLr))
     p.push_back("lr-decay must be positive, with lr * lr-decay at most 1e30, got " + num(lr_decay));
   if (lr_decay_at < 0) p.push_back("lr-decay-at must be zero or more");
@@ -135,12 +136,9 @@ std::vector<std::string> TrainConfig::problems() const {
   // has no escapes: it cuts a value at '#' and treats quotes and backslashes its own way.
   for (const auto& [name, value] : {std::pair{"target", &target}, std::pair{"device", &device}}) {
     const bool storable = std::none_of(value->begin(), value->end(), [](char c) {
-      return c == '"' || c == '\\' || c == '#' || static_cast<unsigned char>(c) < 0x20 ||
-             c == 0x7f;
+      return c == '"' || c == '\\' || c == '#' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
     });
-    std::string shown = *value;  // control characters would garble the one-line message
-    for (char& c : shown)
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    const std::string shown = excerpt(*value, value->size());
     if (!storable)
       p.push_back(std::string(name) + " '" + shown +
                   "' holds a quote, backslash, '#' or control character, which the run's "

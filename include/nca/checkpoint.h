@@ -33,10 +33,10 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
 // reason, and the previous file stays).
 void write_archive_atomically(const std::string& path, torch::serialize::OutputArchive& archive);
 
-// Opens a torch archive held in memory (a checkpoint, pool.pt) once it proves to be one of
-// nca's: its TorchScript source must be the plain attribute classes torch writes for nca's
-// archives, because LibTorch's parser, which reads it, crashes on hostile source. Throws
-// std::runtime_error ("cannot load model 'path': ...") otherwise, or when it is corrupt.
+// Opens a torch archive held in memory (a checkpoint, pool.pt) once check_archive
+// (archive_guard.h) has found it shaped like one of nca's, because LibTorch's loader trusts
+// what the file claims. Throws std::runtime_error ("cannot load model 'path': ...") otherwise,
+// or when it is corrupt.
 torch::serialize::InputArchive open_checked_archive(const char* data, size_t size,
                                                     const std::string& path);
 

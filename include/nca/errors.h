@@ -13,4 +13,13 @@ class UsageError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// Text from the user's input or a file, quoted in a one-line error: control characters become
+// '?' (they would garble the line or the terminal), and text longer than `max` is cut.
+inline std::string excerpt(const std::string& s, size_t max = 60) {
+  std::string out;
+  for (char c : s.substr(0, max))
+    out += (static_cast<unsigned char>(c) >= 32 && c != 127) ? c : '?';
+  return s.size() > max ? out + "..." : out;
+}
+
 }  // namespace nca

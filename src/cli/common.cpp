@@ -17,15 +17,6 @@
 namespace nca::cli {
 namespace {
 
-// A value from the user's input, quoted in an error: long ones are cut (a config file can hold
-// a value of any length, and the error is one line).
-std::string excerpt(const std::string& s, size_t max = 60) {
-  std::string out;
-  for (char c : s.substr(0, max))
-    out += (static_cast<unsigned char>(c) >= 32 && c != 127) ? c : '?';
-  return s.size() > max ? out + "..." : out;
-}
-
 // What follows `prefix` in `msg` up to `stop` (to the end when stop is empty), if msg has it.
 bool between(const std::string& msg, const std::string& prefix, const std::string& stop,
              std::string& out) {
