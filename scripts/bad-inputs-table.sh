@@ -4,10 +4,12 @@
 # test_grow_regen.sh assert the same cases).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 nca=$PWD/${NCA_BUILD_DIR:-build}/nca
 probe=$PWD/${NCA_BUILD_DIR:-build}/tests/nca_probe
 D=$PWD/tests/data
 C=$PWD/tests/fuzz/corpus/image
+K=$PWD/tests/fuzz/corpus/checkpoint
 LIZ=$PWD/data/lizard.png
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,13 +34,11 @@ row() {
   local err rc
   err=$(timeout 120 "$nca" "$@" 2>&1 >/dev/null | tail -n 1)
   rc=${PIPESTATUS[0]}
-  local shown=${*//$D\//tests\/data\/}
-  shown=${shown//$C\//tests\/fuzz\/corpus\/image\/}
-  shown=${shown//$D/tests\/data}
-  shown=${shown//$LIZ/data\/lizard.png}
+  # Paths are shown relative to the repository, as a reader would type them there.
+  local shown=${*//$root\//}
+  shown=${shown//$root/.}
   [[ $rc -eq 0 ]] && err="(accepted)"
-  err=${err//$D\//tests\/data\/}
-  err=${err//$D/tests\/data}
+  err=${err//$root\//}
   printf '| %s | `nca %s` | %s | %s |\n' "$what" "$shown" "$rc" "${err//|/\\|}"
 }
 
@@ -68,6 +68,7 @@ row() {
   row "JPEG (refused: no transparency; Debian's stb JPEG decoder is unsafe)" train --target "$D/no-alpha.jpg"
   row "16-bit RGBA PNG" train --target "$D/rgba16.png" "${TINY[@]}" --iters 1 --run-dir r4
   row "94-byte RLE TGA claiming 1029x31232 pixels (found by fuzzing)" train --target "$C/rle-tga-bomb.tga"
+  row "84-byte GIF of 65283x250 pixels (found by fuzzing)" train --target "$C/wide-gif-65283x250.gif"
   row "largest image allowed: 4096x4096 PNG (made by the test)" train --target big-4096x4096.png "${TINY[@]}" --iters 1 --run-dir r5
   row "TGA, RLE-compressed" train --target "$C/rle32.tga" "${TINY[@]}" --iters 1 --run-dir r6
   row "BMP, 8-bit palette" train --target "$C/palette8.bmp" "${TINY[@]}" --iters 1 --run-dir r7
@@ -95,6 +96,8 @@ row() {
   row "nothing to resume" train --run-dir empty --resume
   row "truncated model.pt" grow --model truncated.pt
   row "garbage model.pt" regen --model garbage.pt
+  row "model.pt whose data.pkl claims a 4 GB string (found by fuzzing)" \
+    grow --model "$K/unpickler-4gb-string.pt" --steps 2 --out frames
   row "model of another architecture, on resume" train --run-dir run --resume --hidden 32
   row "corrupt pool.pt, on resume" train --run-dir corrupt-pool --resume --iters 3
   row "missing model" grow --model nope.pt

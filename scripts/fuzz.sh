@@ -7,10 +7,11 @@
 # fails after the other targets ran; reproduce with build-fuzz/tests/fuzz/fuzz_<target> FILE.
 # Once fixed, add the file to the seed corpus: ctest replays every seed (fuzz.replay.*).
 #
-# --seed N makes the run reproducible, as CI runs it: libFuzzer's random seed is N and the run
-# starts from the seed corpus alone (build-fuzz/corpus-seed-N/, emptied first), so the same
-# inputs are tried in the same order on every machine; a slower machine tries a prefix of them.
-# A run here with the same seed and at least as many seconds has tried everything CI will.
+# --seed N repeats, as closely as libFuzzer allows, what CI runs: libFuzzer's random seed is N
+# and the run starts from the seed corpus alone (build-fuzz/corpus-seed-N/, emptied first,
+# never reloaded), so it starts with the same inputs in the same order on every machine. It is
+# not an exact repeat: coverage differs a little from run to run (LibTorch keys state by
+# address), and after a thousand or so inputs the two runs drift apart.
 #   scripts/fuzz.sh [--seed N] [SECONDS] [TARGET...]   targets: image config checkpoint (all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ for t in "${targets[@]}"; do
   if [[ -n $seed ]]; then
     out=build-fuzz/corpus-seed-$seed/$t
     rm -rf "$out"
-    seed_flag=(-seed="$seed")
+    seed_flag=(-seed="$seed" -reload=0)
   fi
   mkdir -p "$out"
   dict=()

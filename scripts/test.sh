@@ -2,7 +2,7 @@
 # The whole test suite, as CI runs it: install dependencies, build, run every test with CTest.
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
-# each, default 45, with a fixed seed so that the run can be repeated here: NCA_FUZZ_SEED,
+# each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
 # default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."

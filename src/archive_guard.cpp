@@ -203,9 +203,10 @@ std::vector<ZipRecord> read_zip_directory(const unsigned char* d, uint64_t n) {
 }
 
 // ---- Pickles -----------------------------------------------------------------------------------
-// torch's unpickler allocates what a file claims: a string's length, a memo slot's index, the
-// storage a tensor view needs (it grows the storage to fit). So each pickle is run here first on
-// a small model of the unpickler's stack, that knows only what torch's pickler writes for nca.
+// torch's unpickler trusts what a file claims: it allocates a string's length and grows its memo
+// to any slot index, and builds tensor views that reach past their storage. So each pickle is
+// run here first on a small model of the unpickler's stack, that knows only what torch's
+// pickler writes for nca.
 
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
@@ -519,8 +520,8 @@ class PickleCheck {
     push(v);
   }
 
-  // _rebuild_tensor_v2(storage, offset, sizes, strides, requires_grad, hooks): torch grows the
-  // storage to fit the view, so the view must fit the storage, and hold no more elements.
+  // _rebuild_tensor_v2(storage, offset, sizes, strides, requires_grad, hooks): torch does not
+  // check that the view fits its storage, so it must here, and hold no more elements.
   void check_tensor(const std::vector<ValuePtr>& a) const {
     const auto ints = [](const ValuePtr& t) {
       return t->kind == Value::Tuple && t->items.size() <= kMaxDims &&

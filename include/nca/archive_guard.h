@@ -1,7 +1,7 @@
 // What nca lets LibTorch read: a torch archive (checkpoint, pool.pt) is checked here, from its
 // bytes, before torch's loader sees it, because that loader trusts the lengths and shapes a file
-// claims (found by fuzzing: it crashes on hostile TorchScript, and allocates up to 4 GB for a
-// string or 27 GB for a tensor view that a 30 KB file claims).
+// claims (found by fuzzing: it crashes on hostile TorchScript, allocates 4 GB for a string a
+// 29 KB file claims, and 27 GB for a memo slot).
 #pragma once
 
 #include <cstddef>

@@ -12,8 +12,10 @@ expect 2 "cannot read target image .*truncated.png" -- train --target "$D/trunca
 expect 2 "transparent" -- train --target "$D/transparent.png"
 expect 2 "target is required" -- train --iters 3
 expect 2 "cannot read target image .*huge-header.png" -- train --target "$D/huge-header.png"
-expect 2 "rle-tga-bomb.tga': image too large \(1029x31232 pixels, at most 16777216\)" \
+expect 2 "rle-tga-bomb.tga': image too large \(1029x31232 pixels, at most 4096 a side\)" \
   -- train --target "$SRC/tests/fuzz/corpus/image/rle-tga-bomb.tga"
+expect 2 "wide-gif-65283x250.gif': image too large \(65283x250 pixels, at most 4096 a side\)" \
+  -- train --target "$SRC/tests/fuzz/corpus/image/wide-gif-65283x250.gif"
 expect 2 "cannot read target image .*: is a directory|not an image" -- train --target "$D"
 expect 2 "cannot read target image .*corrupt.png': cannot decode the image" -- train --target "$D/corrupt.png"
 expect 2 "cannot read target image .*unsupported.ppm': not an image" -- train --target "$D/unsupported.ppm"
@@ -98,6 +100,10 @@ head -c 300 good.pt >run/model.pt
 expect 1 "cannot load model '.*model.pt'.*(corrupt|truncated)" -- train --run-dir run --resume --iters 4
 printf 'garbage' >run/model.pt
 expect 1 "cannot load model '.*model.pt'" -- train --run-dir run --resume --iters 4
+# A 29 KB model.pt whose data.pkl claims a 4 GB string (found by fuzzing): refused before
+# LibTorch's unpickler would allocate it.
+expect 1 "cannot load model '.*unpickler-4gb-string.pt': not a readable checkpoint .*data.pkl has a string that claims 4294967295 bytes" \
+  -- grow --model "$SRC/tests/fuzz/corpus/checkpoint/unpickler-4gb-string.pt" --steps 2 --out frames
 cp good.pt run/model.pt
 check "resume works again with the good file" "$NCA" train --run-dir run --resume --iters 4 2>/dev/null
 # A corrupt pool.pt beside a good model.pt.
