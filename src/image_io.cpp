@@ -45,7 +45,7 @@ std::string in_quotes(const std::string& path) { return "'" + path + "'"; }
 
 std::string stbi_reason() {
   const char* r = stbi_failure_reason();
-  return r ? r : "unknown error";
+  return r && *r ? r : "no reason given";  // stb does not set one on every path
 }
 
 std::string gif_error(int code) {
