@@ -2,7 +2,6 @@
 // optionally the optimiser and generator state. Written atomically; checked on load.
 #include "nca/checkpoint.h"
 
-#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
