@@ -48,18 +48,24 @@ bool is_key(const std::string& s) {  // "model.channels", "params/0", "0x55d0c0f
     return is_name_char(c) || c == '.' || c == '/';
   });
 }
+// The classes torch writes for nca's modules: __torch__.Module or
+// __torch__.___torch_mangle_N.Module, with `sep` before "Module" ('.' in TorchScript source, ' ' in
+// a pickle's GLOBAL).
+bool is_module_class(const std::string& name, char sep) {
+  const std::string pre = "__torch__.___torch_mangle_", post = std::string(1, sep) + "Module";
+  if (name == "__torch__" + post) return true;
+  if (name.size() <= pre.size() + post.size() || name.compare(0, pre.size(), pre) != 0 ||
+      name.compare(name.size() - post.size(), post.size(), post) != 0)
+    return false;
+  const std::string n = name.substr(pre.size(), name.size() - pre.size() - post.size());
+  return n.size() < 6 &&
+         std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 bool is_type(const std::string& t) {
   static const char* plain[] = {"int", "float", "str", "bool", "Tensor", "Tuple[float, float]"};
   for (const char* p : plain)
     if (t == p) return true;
-  const std::string pre = "__torch__.___torch_mangle_", post = ".Module";
-  if (t == "__torch__.Module") return true;
-  if (t.size() <= pre.size() + post.size() || t.compare(0, pre.size(), pre) != 0 ||
-      t.compare(t.size() - post.size(), post.size(), post) != 0)
-    return false;
-  const std::string n = t.substr(pre.size(), t.size() - pre.size() - post.size());
-  return n.size() < 6 &&
-         std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return is_module_class(t, '.');
 }
 bool starts_with(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
@@ -232,17 +238,6 @@ int64_t storage_item_size(const std::string& global) {
   return it == sizes.end() ? 0 : it->second;
 }
 
-bool is_module_class(const std::string& global) {
-  const std::string pre = "__torch__.___torch_mangle_", post = " Module";
-  if (global == "__torch__ Module") return true;
-  if (global.size() <= pre.size() + post.size() || global.compare(0, pre.size(), pre) != 0 ||
-      global.compare(global.size() - post.size(), post.size(), post) != 0)
-    return false;
-  const std::string n = global.substr(pre.size(), global.size() - pre.size() - post.size());
-  return n.size() < 6 &&
-         std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 class PickleCheck {
  public:
   // `storages`: record name -> unpacked size, for the records a storage may name (prefix +
@@ -355,7 +350,7 @@ class PickleCheck {
           break;      // REDUCE
         case 0x81: {  // NEWOBJ
           auto args = pop_n(2);
-          if (args[0]->kind != Value::Global || !is_module_class(args[0]->text) ||
+          if (args[0]->kind != Value::Global || !is_module_class(args[0]->text, ' ') ||
               args[1]->kind != Value::Tuple || !args[1]->items.empty())
             throw fail("builds an object that is not one of nca's modules");
           push(make(Value::Object));
@@ -463,7 +458,7 @@ class PickleCheck {
   void global() {
     const std::string module = line();
     const std::string name = module + " " + line();
-    if (!is_module_class(name) && !storage_item_size(name) &&
+    if (!is_module_class(name, ' ') && !storage_item_size(name) &&
         name != "torch._utils _rebuild_tensor_v2" && name != "collections OrderedDict" &&
         name != "torch.jit._pickle build_intlist")
       throw foreign(name_ + " names '" + excerpt(name) +
@@ -502,19 +497,19 @@ class PickleCheck {
         it[0]->text != "storage" || it[1]->kind != Value::Global || it[2]->kind != Value::Str ||
         it[3]->kind != Value::Str || it[3]->text.size() > 32 || it[4]->kind != Value::Int)
       throw fail("refers to something that is not a tensor storage");
+    const std::string key = excerpt(it[2]->text, 40);  // for messages
     const int64_t item = storage_item_size(it[1]->text);
     const auto record = prefix_.empty() ? records_.end() : records_.find(prefix_ + it[2]->text);
     if (!item || record == records_.end())
-      throw fail("refers to a storage it does not hold: " + excerpt(it[2]->text, 40));
+      throw fail("refers to a storage it does not hold: " + key);
     const int64_t numel = it[4]->number;
     if (numel < 0 || static_cast<uint64_t>(numel) > record->second / item)
-      throw fail("claims " + std::to_string(numel) + " elements for storage " +
-                 excerpt(it[2]->text, 40) + ", which holds " + std::to_string(record->second) +
-                 " bytes");
+      throw fail("claims " + std::to_string(numel) + " elements for storage " + key +
+                 ", which holds " + std::to_string(record->second) + " bytes");
     // torch keeps one storage per key: every mention must agree on its type and size.
     const auto [seen, fresh] = storages_.emplace(it[2]->text, std::make_pair(item, numel));
     if (!fresh && seen->second != std::make_pair(item, numel))
-      throw fail("gives storage " + excerpt(it[2]->text, 40) + " two different shapes");
+      throw fail("gives storage " + key + " two different shapes");
     auto v = make(Value::Storage);
     v->number = numel;
     push(v);
