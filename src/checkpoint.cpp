@@ -14,6 +14,7 @@
 
 #include "nca/archive_guard.h"
 #include "nca/atomic_file.h"
+#include "nca/torch_compat.h"
 
 namespace nca {
 namespace {
@@ -233,7 +234,7 @@ void check_optimizer_state(const torch::optim::Optimizer& optimizer, const std::
       if (!ok) throw load_error(path, "its optimiser settings are out of range");
     }
     for (const auto& p : group.params()) {
-      const auto it = state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      const auto it = state.find(optimizer_state_key(p));
       if (it == state.end()) continue;
       const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(it->second.get());
       if (!adam) continue;

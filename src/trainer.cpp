@@ -12,6 +12,7 @@
 #include "nca/checkpoint.h"
 #include "nca/damage.h"
 #include "nca/fast_step.h"
+#include "nca/torch_compat.h"
 
 namespace nca {
 
@@ -40,7 +41,7 @@ Trainer::OptimizerSnapshot Trainer::snapshot_optimizer() const {
   OptimizerSnapshot s;
   for (const auto& p : model_->parameters()) {
     s.weights.push_back(p.detach().clone());
-    const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+    const auto key = optimizer_state_key(p);
     const auto it = optimizer_->state().find(key);
     if (it == optimizer_->state().end()) {
       s.moments.emplace_back();
@@ -57,7 +58,7 @@ void Trainer::restore_optimizer(const OptimizerSnapshot& s) {
   const auto params = model_->parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     params[i].copy_(s.weights[i]);
-    const auto key = c10::guts::to_string(params[i].unsafeGetTensorImpl());
+    const auto key = optimizer_state_key(params[i]);
     auto& state = optimizer_->state();
     if (!s.moments[i]) {
       state.erase(key);  // the first step created it

@@ -5,14 +5,13 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/archive_guard.h"
 #include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "test_util.h"
 
-using Catch::Matchers::Contains;
 
 namespace {
 

@@ -4,13 +4,12 @@
 #include <fstream>
 #include <stdexcept>
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 #include <unistd.h>
 
 #include "nca/atomic_file.h"
 #include "test_util.h"
 
-using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {

@@ -5,14 +5,13 @@
 #include <map>
 
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/trainer.h"
 #include "test_util.h"
 
-using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {

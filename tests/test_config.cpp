@@ -1,12 +1,11 @@
 // Config defaults (the Distill reference) and validate()'s explanations.
 #include <limits>
 
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/config.h"
 #include "nca/errors.h"
 
-using Catch::Matchers::Contains;
 
 TEST_CASE("defaults are the Distill reference settings") {
   nca::TrainConfig c;

@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/damage.h"
 #include "nca/errors.h"

@@ -6,7 +6,7 @@
 
 #include <torch/script.h>
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/errors.h"
 #include "nca/torchscript.h"

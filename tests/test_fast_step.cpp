@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/checkpoint.h"
 #include "nca/errors.h"

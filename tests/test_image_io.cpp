@@ -4,7 +4,7 @@
 
 #include <stb/stb_image_write.h>
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include <cstdint>
 #include <fstream>
@@ -219,27 +219,27 @@ TEST_CASE("load_target rejects bad input with a UsageError naming the file", "[i
   SECTION("missing file") {
     const std::string path = dir.file("nope.png");
     const std::string msg = message_of<nca::UsageError>([&] { nca::load_target(path, 40, 16); });
-    CHECK_THAT(msg, Catch::Contains(path));
-    CHECK_THAT(msg, Catch::Contains("no such file"));
+    CHECK_THAT(msg, Contains(path));
+    CHECK_THAT(msg, Contains("no such file"));
   }
   SECTION("a text file named .png") {
     const std::string path = dir.file("text.png");
     std::ofstream(path) << "this is not a picture\n";
     const std::string msg = message_of<nca::UsageError>([&] { nca::load_target(path, 40, 16); });
-    CHECK_THAT(msg, Catch::Contains(path));
-    CHECK_THAT(msg, Catch::Contains("not an image"));
+    CHECK_THAT(msg, Contains(path));
+    CHECK_THAT(msg, Contains("not an image"));
   }
   SECTION("a directory") {
     const std::string msg =
         message_of<nca::UsageError>([&] { nca::load_target(dir.path().string(), 40, 16); });
-    CHECK_THAT(msg, Catch::Contains(dir.path().string()));
+    CHECK_THAT(msg, Contains(dir.path().string()));
   }
   SECTION("fully transparent") {
     const std::string path = dir.file("clear.png");
     write_rgba_png(path, 2, 2, solid(2, 2, 200, 100, 50, 0));
     const std::string msg = message_of<nca::UsageError>([&] { nca::load_target(path, 40, 16); });
-    CHECK_THAT(msg, Catch::Contains(path));
-    CHECK_THAT(msg, Catch::Contains("transparent"));
+    CHECK_THAT(msg, Contains(path));
+    CHECK_THAT(msg, Contains("transparent"));
   }
   SECTION("an absurdly large image is refused from its header alone") {
     const std::string path = dir.file("huge.png");
@@ -250,8 +250,8 @@ TEST_CASE("load_target rejects bad input with a UsageError naming the file", "[i
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(header), sizeof(header));
     const std::string msg = message_of<nca::UsageError>([&] { nca::load_target(path, 40, 16); });
-    CHECK_THAT(msg, Catch::Contains(path));
-    CHECK_THAT(msg, Catch::Contains("10000x10000"));
+    CHECK_THAT(msg, Contains(path));
+    CHECK_THAT(msg, Contains("10000x10000"));
   }
   SECTION("size and pad out of range") {
     const std::string path = dir.file("ok.png");
@@ -411,10 +411,10 @@ TEST_CASE("save_png and load_rgb round-trip", "[image_io]") {
 
   const std::string missing = dir.file("missing.png");
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::load_rgb(missing); }),
-             Catch::Contains(missing));
+             Contains(missing));
   const std::string unwritable = dir.file("no/such/folder/x.png");
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::save_png(unwritable, img); }),
-             Catch::Contains("x.png"));
+             Contains("x.png"));
   CHECK_THROWS_AS(nca::save_png(dir.file("bad.png"), rgb(2, 2, {1, 2, 3})), std::runtime_error);
 }
 
@@ -436,8 +436,8 @@ TEST_CASE("GifWriter writes an animated GIF that giflib reads back", "[image_io]
 
     const std::string msg = message_of<std::runtime_error>(
         [&] { gif.add_frame(rgb(w + 1, h, std::vector<uint8_t>((w + 1) * h * 3, 0))); });
-    CHECK_THAT(msg, Catch::Contains(path));
-    CHECK_THAT(msg, Catch::Contains("7x3"));
+    CHECK_THAT(msg, Contains(path));
+    CHECK_THAT(msg, Contains("7x3"));
     CHECK(gif.frames() == n);
     gif.close();
   }
@@ -476,14 +476,14 @@ TEST_CASE("GIF errors name the file", "[image_io]") {
   nca::test::TempDir dir;
   const std::string missing = dir.file("missing.gif");
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::read_gif_info(missing); }),
-             Catch::Contains(missing));
+             Contains(missing));
   const std::string text = dir.file("text.gif");
   std::ofstream(text) << "not a gif";
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::read_gif_info(text); }),
-             Catch::Contains(text));
+             Contains(text));
   const std::string nowhere = dir.file("no/such/folder/x.gif");
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::GifWriter(nowhere, 4, 4); }),
-             Catch::Contains(nowhere));
+             Contains(nowhere));
   CHECK_THROWS_AS(nca::GifWriter(dir.file("zero.gif"), 0, 4), std::runtime_error);
 }
 
@@ -521,14 +521,14 @@ TEST_CASE("load_target_from_memory reads what load_target reads, in the document
   // Formats stb_image knows but nca leaves out (smaller attack surface): refused as not images.
   const std::string pnm = "P6\n2 2\n255\n" + std::string(12, '\x7f');
   CHECK_THROWS_WITH(nca::load_target_from_memory(pnm.data(), pnm.size(), 8, 1, "a.ppm"),
-                    Catch::Contains("not an image"));
+                    Contains("not an image"));
   const std::string hdr = "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n" + std::string(4, 1);
   CHECK_THROWS_WITH(nca::load_target_from_memory(hdr.data(), hdr.size(), 8, 1, "a.hdr"),
-                    Catch::Contains("not an image"));
+                    Contains("not an image"));
   // JPEG: refused by name (no transparency; Debian's stb_image 2.27 JPEG decoder is unsafe).
   const std::string jpeg = "\xFF\xD8\xFF\xE0" + std::string(16, '\0');
   CHECK_THROWS_WITH(nca::load_target_from_memory(jpeg.data(), jpeg.size(), 8, 1, "a.jpg"),
-                    Catch::Contains("'a.jpg': JPEG is not supported"));
+                    Contains("'a.jpg': JPEG is not supported"));
   CHECK_THROWS_WITH(nca::load_target_from_memory("", 0, 8, 1, "empty.png"),
-                    Catch::Contains("'empty.png': the file is empty"));
+                    Contains("'empty.png': the file is empty"));
 }

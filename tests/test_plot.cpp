@@ -1,5 +1,5 @@
 // The loss-curve picture and text drawing.
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/plot.h"
 

@@ -2,7 +2,7 @@
 #include <set>
 
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/model.h"
 #include "nca/pool.h"

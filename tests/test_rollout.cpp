@@ -3,7 +3,7 @@
 #include <vector>
 
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.h"
 
 #include "nca/rollout.h"
 

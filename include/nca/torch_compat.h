@@ -1,0 +1,20 @@
+// The one place where nca's code meets differences between LibTorch generations (1.13 on
+// Debian 12, 2.x on Debian 13 and in every CUDA LibTorch). Everything else is written once.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+#include <torch/version.h>
+
+namespace nca {
+
+// The key torch::optim::Optimizer::state() files a parameter's state under: the TensorImpl's
+// address, as a string in 1.13 and as the pointer itself from 2.0 on.
+inline auto optimizer_state_key(const at::Tensor& parameter) {
+#if TORCH_VERSION_MAJOR >= 2
+  return static_cast<void*>(parameter.unsafeGetTensorImpl());
+#else
+  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+#endif
+}
+
+}  // namespace nca
