@@ -1,38 +1,90 @@
 #!/usr/bin/env bash
 # Measures `nca bench` against the plain PyTorch reference (shared/peer/reference_nca.py) in one
 # run, at the reference setting (40 px lizard, pad 16, batch 8, rollouts 64-95, 2 threads),
-# alternating them ROUNDS times so that a busy machine affects both alike, and prints the ratios.
+# running every contender once per round, ROUNDS times, so that a busy moment of the machine
+# affects all of them alike; prints every round and the medians.
 #   scripts/bench-vs-reference.sh [ROUNDS] [MODEL]
-# Environment: REF (reference script), REF_ITERS (reference iterations, default 6), NCA_ITERS
-# (nca bench iterations, default 10), THREADS (default 2), NCA_BUILD_DIR (default build).
+# Contenders (PEERS, in this order within a round; default "ref-1.13 nca-1.13"):
+#   ref-1.13         the reference on Debian 12's python3-torch 1.13, eager
+#   nca-1.13         build/nca (LibTorch 1.13)
+#   ref-2.6          the reference on Debian 13's python3-torch 2.6, eager  } in the chroot of
+#   ref-2.6-compile  the same with --compile (torch.compile)               } scripts/debian13.sh
+#   nca-2.6          build-debian13/nca (LibTorch 2.6)                      }
+# Each nca contender is compared with the strongest reference of the same round.
+# Environment: REF (reference script), REF_ITERS (reference iterations, default 6, the first is
+# its warm-up), NCA_ITERS (nca bench iterations, default 10), THREADS (default 2), PEERS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
 model=${2:-data/models/lizard-regenerating.pt}
 ref=${REF:-../shared/peer/reference_nca.py}
 threads=${THREADS:-2}
-nca=${NCA_BUILD_DIR:-build}/nca
+peers=(${PEERS:-ref-1.13 nca-1.13})
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# The chroot sees only the tree: it gets its own copy of the reference.
+mkdir -p build-bench
+cp "$ref" build-bench/reference_nca.py
+
+ref_args=(--target data/lizard.png --experiment regenerating --threads "$threads"
+  --iters "${REF_ITERS:-6}" --log-every 1000)
+nca_args=(bench --target data/lizard.png --config configs/regenerating.toml --model "$model"
+  --threads "$threads" --iters "${NCA_ITERS:-10}" --json)
+in_chroot() { scripts/debian13.sh exec "$(printf '%q ' "$@")"; }
+
+run_peer() {
+  case $1 in
+    ref-1.13) /usr/bin/python3 build-bench/reference_nca.py "${ref_args[@]}" | grep '^summary:' ;;
+    ref-2.6) in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" | grep '^summary:' ;;
+    ref-2.6-compile)
+      in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" --compile | grep '^summary:' ;;
+    nca-1.13) "${NCA_BUILD_DIR:-build}/nca" "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
+    nca-2.6) in_chroot build-debian13/nca "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
+    *) echo "bench-vs-reference: unknown contender '$1'" >&2; exit 2 ;;
+  esac
+}
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "contenders: ${peers[*]}; $rounds rounds"
 for r in $(seq "$rounds"); do
-  /usr/bin/python3 "$ref" --target data/lizard.png --experiment regenerating --threads "$threads" \
-    --iters "${REF_ITERS:-6}" --log-every 1000 | grep '^summary:' | tee -a "$out/ref.txt"
-  "$nca" bench --target data/lizard.png --config configs/regenerating.toml --model "$model" \
-    --threads "$threads" --iters "${NCA_ITERS:-10}" --json | tail -n 1 | tee -a "$out/nca.txt"
+  for p in "${peers[@]}"; do
+    line=$(run_peer "$p")
+    echo "round $r $p: $line"
+    echo "$r $p $line" >>"$out/results.txt"
+  done
 done
-python3 - "$out/ref.txt" "$out/nca.txt" <<'EOF'
+python3 - "$out/results.txt" <<'EOF'
 import json, re, statistics, sys
-ref = [dict(re.findall(r"(\w+)=(\S+)", line)) for line in open(sys.argv[1])]
-nca = [json.loads(line) for line in open(sys.argv[2])]
-for i, (a, b) in enumerate(zip(ref, nca)):
-    print(f"round {i + 1}: reference {float(a['cell_steps_per_s']):.4g} cell-steps/s, "
-          f"{float(a['sec_per_iter']):.3f} s/iter, {float(a['peak_rss_mb']):.0f} MB | nca "
-          f"{b['train_cell_steps_per_s']:.4g} cell-steps/s, {b['sec_per_iter']:.3f} s/iter, "
-          f"{b['peak_rss_mb']:.0f} MB | throughput x{b['train_cell_steps_per_s'] / float(a['cell_steps_per_s']):.1f}, "
-          f"memory 1/{float(a['peak_rss_mb']) / b['peak_rss_mb']:.1f}")
-tp = [b["train_cell_steps_per_s"] / float(a["cell_steps_per_s"]) for a, b in zip(ref, nca)]
-mem = [float(a["peak_rss_mb"]) / b["peak_rss_mb"] for a, b in zip(ref, nca)]
-print(f"median: throughput x{statistics.median(tp):.1f}, memory 1/{statistics.median(mem):.1f}")
+rounds = {}
+for line in open(sys.argv[1]):
+    r, peer, rest = line.split(" ", 2)
+    if peer.startswith("ref"):
+        d = dict(re.findall(r"(\w+)=(\S+)", rest))
+        v = (float(d["cell_steps_per_s"]), float(d["sec_per_iter"]), float(d["peak_rss_mb"]))
+    else:
+        d = json.loads(rest)
+        v = (d["train_cell_steps_per_s"], d["sec_per_iter"], d["peak_rss_mb"])
+    rounds.setdefault(int(r), {})[peer] = v
+ratios = {}
+print("| round | " + " | ".join(f"{p} cell-steps/s (s/iter, peak MB)" for p in rounds[1]) + " |")
+print("|---" * (len(rounds[1]) + 1) + "|")
+for r, peers in sorted(rounds.items()):
+    print(f"| {r} | " + " | ".join(f"{v[0]:.3g} ({v[1]:.3f}, {v[2]:.0f})" for v in peers.values()) + " |")
+    refs = {p: v for p, v in peers.items() if p.startswith("ref")}
+    if not refs:
+        continue
+    best = max(refs, key=lambda p: refs[p][0])
+    for p, v in peers.items():
+        if p.startswith("nca"):
+            tp, mem = v[0] / refs[best][0], refs[best][2] / v[2]
+            ratios.setdefault(p, []).append((tp, mem))
+            print(f"round {r}: {p} against the strongest reference ({best}): throughput x{tp:.1f}, "
+                  f"memory 1/{mem:.1f}")
+for p, rs in ratios.items():
+    print(f"median {p}: throughput x{statistics.median(t for t, _ in rs):.1f}, "
+          f"memory 1/{statistics.median(m for _, m in rs):.1f} (rounds: "
+          + ", ".join(f"x{t:.1f}" for t, _ in rs) + ")")
+for p in rounds[1]:
+    vals = [peers[p][0] for peers in rounds.values() if p in peers]
+    print(f"{p}: cell-steps/s min {min(vals):.3g}, median {statistics.median(vals):.3g}, max {max(vals):.3g}")
 EOF

@@ -4,16 +4,27 @@
 #   scripts/deps.sh --reference  also PIL, for the Python reference benchmark
 #   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
 #                                fuzz.sh)
+#   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib) and
+#                                nvcc (nvidia-cuda-toolkit, non-free) instead of libtorch-dev, and
+#                                only what building needs (no GPU here, so nothing is run). cuDNN
+#                                is not in Debian: its installer package (nvidia-cudnn) is told
+#                                not to download it, so a CUDA build links with cuDNN left open.
 # The export tests need Chromium (the web page, driven headless), Node.js with npm (playwright-core,
 # installed by the test itself with npm ci) and python3-torch (loading the TorchScript export).
 set -euo pipefail
 
-packages=(cmake g++ ninja-build pkg-config libtorch-dev libcli11-dev libspdlog-dev libstb-dev
-  catch2 libgif-dev chromium python3-torch)
+build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libstb-dev catch2 libgif-dev)
+packages=("${build[@]}" libtorch-dev chromium python3-torch)
+need_node=true
+cuda=false
 for arg in "$@"; do
   case $arg in
     --reference) packages+=(python3-pil) ;;
     --sanitize) packages+=(clang libclang-rt-14-dev) ;;
+    --cuda)
+      packages=("${build[@]}" libtorch-cuda-dev nvidia-cuda-toolkit)
+      need_node=false
+      cuda=true ;;
     *) echo "deps: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -24,8 +35,10 @@ for p in "${packages[@]}"; do
 done
 # Node.js may come from elsewhere than Debian (a nodesource build bundles its own npm, and
 # Debian's npm package conflicts with it): ask for the commands, not the packages.
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
+if $need_node; then
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
+fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "deps: installing ${missing[*]}"
@@ -35,5 +48,9 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Answered before nvidia-cudnn is unpacked, so that its configure step downloads nothing.
+if $cuda; then
+  echo "nvidia-cudnn nvidia-cudnn/question select I Decline" | "${sudo[@]}" debconf-set-selections
+fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -94,7 +94,14 @@ bool parse(CLI::App& app, int argc, char** argv) {
 }
 
 c10::Device select_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? c10::Device(c10::kCUDA) : c10::kCPU;
+  if (name == "auto") {
+    if (!torch::cuda::is_available()) {
+      spdlog::info("device auto: no CUDA GPU visible to this LibTorch, so the CPU");
+      return c10::kCPU;
+    }
+    spdlog::info("device auto: {} CUDA GPU(s) visible, so cuda:0", torch::cuda::device_count());
+    return c10::Device(c10::kCUDA, 0);
+  }
   if (name == "cpu") return c10::kCPU;
   if (name.rfind("cuda", 0) != 0)
     throw UsageError("unknown device '" + name + "': choose auto, cpu, cuda or cuda:K");
@@ -111,6 +118,7 @@ c10::Device select_device(const std::string& name) {
   if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
     throw std::runtime_error("--device " + name + ": only " +
                              std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+  if (!device.has_index()) device.set_index(0);  // cuda means cuda:0, and the logs say so
   return device;
 }
 
