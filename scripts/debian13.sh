@@ -36,6 +36,8 @@ run_in() {
   mkdir -p "$root/nca"
   unshare --mount --propagation private bash -euc '
     root=$1 repo=$2
+    # The root a mount point of its own, so that tests can make mount namespaces inside.
+    mount --bind "$root" "$root"
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
     mount -t sysfs sys "$root/sys"

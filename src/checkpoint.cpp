@@ -2,6 +2,7 @@
 // optionally the optimiser and generator state. Written atomically; checked on load.
 #include "nca/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -222,6 +223,57 @@ void load_weights(torch::serialize::InputArchive& archive, const std::string& pa
   copy_weights(read_weights(archive, path, model->config()), model, path);
 }
 
+// Reads what torch::optim::Adam::save wrote ("optimizer": pytorch_version, state/<key>,
+// param_groups/<i>/params/<j> = <key>, param_groups/<i>/options) into `adam`. LibTorch's own
+// Adam::load cannot be used across versions: it turns each <key> back into an address, and 1.13
+// wrote them as hex strings ("0x55...") where 2.x reads decimal ones, so on 2.x every 1.13 key
+// becomes 0 and all parameters get one parameter's moments. Here a key only names a state.
+void load_adam_state(torch::serialize::InputArchive& archive, torch::optim::Adam& adam,
+                     const std::string& path) {
+  const auto corrupt = [&](const std::string& why) {
+    return load_error(path, "corrupt optimiser state: " + why);
+  };
+  c10::IValue version;
+  if (!archive.try_read("pytorch_version", version) || !version.isString() ||
+      version.toStringRef() != "1.5.0")
+    throw corrupt("not the layout LibTorch's Adam writes");
+  torch::serialize::InputArchive states, groups;
+  if (!archive.try_read("state", states) || !archive.try_read("param_groups", groups))
+    throw corrupt("no state or parameter groups");
+  const auto stored = states.keys();
+  const auto count = [&](torch::serialize::InputArchive& a, const std::string& key) {
+    at::Tensor n;
+    if (!a.try_read(key, n) || n.numel() != 1) throw corrupt("no " + key);
+    return n.item<int64_t>();
+  };
+  auto& param_groups = adam.param_groups();
+  if (count(groups, "param_groups/size") != static_cast<int64_t>(param_groups.size()))
+    throw corrupt("another number of parameter groups than this model's");
+  for (size_t i = 0; i < param_groups.size(); ++i) {
+    torch::serialize::InputArchive group, options;
+    if (!groups.try_read("param_groups/" + std::to_string(i), group))
+      throw corrupt("parameter group " + std::to_string(i) + " is missing");
+    const auto& params = param_groups[i].params();
+    if (count(group, "params/size") != static_cast<int64_t>(params.size()))
+      throw corrupt("another number of parameters than this model's");
+    for (size_t j = 0; j < params.size(); ++j) {
+      c10::IValue key;
+      if (!group.try_read("params/" + std::to_string(j), key) || !key.isString())
+        throw corrupt("parameter " + std::to_string(j) + " has no key");
+      if (std::find(stored.begin(), stored.end(), key.toStringRef()) == stored.end()) continue;
+      torch::serialize::InputArchive one;
+      states.read(key.toStringRef(), one);
+      auto state = std::make_unique<torch::optim::AdamParamState>();
+      state->serialize(one);
+      adam.state()[optimizer_state_key(params[j])] = std::move(state);
+    }
+    if (!group.try_read("options", options)) throw corrupt("no options");
+    torch::optim::AdamOptions read(0);
+    read.serialize(options);
+    static_cast<torch::optim::AdamOptions&>(param_groups[i].options()) = read;
+  }
+}
+
 // Adam's moments must match the parameters, or the first step fails (or worse) far from here.
 void check_optimizer_state(const torch::optim::Optimizer& optimizer, const std::string& path) {
   const auto& state = optimizer.state();
@@ -341,7 +393,9 @@ CheckpointInfo load_checkpoint_from_memory(const char* data, size_t size, const 
       torch::serialize::InputArchive opt;
       if (!archive.try_read("optimizer", opt))
         throw load_error(name, "it holds no optimiser state (a model, not a training checkpoint)");
-      optimizer->load(opt);
+      auto* adam = dynamic_cast<torch::optim::Adam*>(optimizer);
+      if (!adam) throw std::logic_error("load_checkpoint: only Adam's state is stored");
+      load_adam_state(opt, *adam, name);
       check_optimizer_state(*optimizer, name);
     }
     if (gen) {

@@ -14,6 +14,7 @@
 
 #include "fast_kernels.h"
 #include "nca/errors.h"
+#include "nca/torch_compat.h"
 
 namespace nca {
 namespace {
@@ -469,8 +470,8 @@ at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor&
     const auto packed = pack(w1, b1, w2, cfg.filters(), angle);
     return forward_impl(x, fire, packed, static_cast<float>(cfg.alive_threshold), false).out;
   }
-  return FastStepFunction::apply(x, w1, b1, w2, fire, int64_t{cfg.filters()}, angle,
-                                 cfg.alive_threshold);
+  return apply_autograd_function<FastStepFunction>(x, w1, b1, w2, fire, int64_t{cfg.filters()},
+                                                  angle, cfg.alive_threshold);
 }
 
 at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, at::Generator& gen, double angle) {

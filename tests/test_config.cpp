@@ -45,7 +45,7 @@ TEST_CASE("validate explains every violated invariant") {
   CHECK(growing.problems().empty());
 }
 
-TEST_CASE("experiment and perception names parse; unknown ones are usage errors") {
+TEST_CASE("experiment and perception names parse, and unknown ones are usage errors") {
   CHECK(nca::parse_experiment("persistent") == nca::Experiment::Persistent);
   CHECK_THROWS_WITH(nca::parse_experiment("grow"), Contains("growing, persistent or regenerating"));
   CHECK(nca::parse_perception("distill") == nca::Perception::Distill);

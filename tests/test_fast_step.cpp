@@ -168,7 +168,7 @@ TEST_CASE("fast step: rotated perception and the distill variant") {
   check_same(small, x, fire_masks(2, 2, 18, 18, 22), 2);
 }
 
-TEST_CASE("fast step: dead samples become zeros; without gradients nothing is kept") {
+TEST_CASE("fast step: dead samples become zeros, and without gradients nothing is kept") {
   auto model = random_model(23);
   auto x = random_state(2, 12, 12, 24);
   x[1].slice(0, 3, 4).zero_();  // no alpha: every cell dies

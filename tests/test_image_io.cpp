@@ -243,10 +243,13 @@ TEST_CASE("load_target rejects bad input with a UsageError naming the file", "[i
   }
   SECTION("an absurdly large image is refused from its header alone") {
     const std::string path = dir.file("huge.png");
-    // PNG signature and an IHDR chunk claiming 10000 x 10000 RGBA; no pixel data follows.
-    const unsigned char header[] = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0, 0,
-                                    13,   'I',  'H', 'D', 'R',  0,    0,    0x27, 0x10, 0, 0,
-                                    0x27, 0x10, 8,   6,   0,    0,    0,    0,    0,    0, 0};
+    // PNG signature, an IHDR chunk claiming 10000 x 10000 RGBA and an empty IDAT chunk (stb_image
+    // 2.30 reads the header up to the first IDAT); no pixel data.
+    const unsigned char header[] = {0x89, 'P', 'N',  'G',  '\r', '\n', 0x1a, '\n', 0,   0,   0,
+                                    13,   'I', 'H',  'D',  'R',  0,    0,    0x27, 0x10, 0,   0,
+                                    0x27, 0x10, 8,   6,    0,    0,    0,    0,    0,    0,   0,
+                                    0,    0,   0,    0,    'I',  'D',  'A',  'T',  0,    0,   0,
+                                    0};
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(header), sizeof(header));
     const std::string msg = message_of<nca::UsageError>([&] { nca::load_target(path, 40, 16); });

@@ -100,7 +100,7 @@ TEST_CASE("a fresh model leaves a seed unchanged") {
   CHECK(torch::equal(model->step(x, fire), x));
 }
 
-TEST_CASE("cells with no alive neighbour stay zero; others only change where they fire") {
+TEST_CASE("cells with no alive neighbour stay zero, and others only change where they fire") {
   NCAModel model;
   randomise_update(model, 7);
   // Alive blob in the top-left corner of a 16x16 grid.

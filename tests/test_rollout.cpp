@@ -20,7 +20,7 @@ TEST_CASE("run_steps calls the sink for step 0, every K-th step and the last") {
   CHECK(torch::equal(x, y));  // a fresh model changes nothing
 }
 
-TEST_CASE("regenerate measures the loss around the cut; recovered follows its formula") {
+TEST_CASE("regenerate measures the loss around the cut, and recovered follows its formula") {
   nca::NCAModel model;  // fresh: the seed stays a seed
   auto gen = at::detail::createCPUGenerator(0);
   auto target = torch::zeros({4, 10, 10});

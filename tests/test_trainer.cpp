@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include "catch.h"
 
+#include "nca/torch_compat.h"
 #include "nca/trainer.h"
 
 using nca::Experiment;
@@ -82,7 +83,7 @@ TEST_CASE("regenerating: highest loss reseeded, lowest damaged, sorted by loss, 
   CHECK(changed == cfg.batch);
 }
 
-TEST_CASE("persistent: no damage; growing: every sample is a fresh seed and there is no pool") {
+TEST_CASE("persistent: no damage, and growing: every sample is a fresh seed and there is no pool") {
   auto cfg = small_config(Experiment::Persistent);
   Trainer persistent(cfg, square_target(cfg), torch::kCPU);
   auto states = torch::empty_like(persistent.pool()->states());
@@ -187,7 +188,7 @@ TEST_CASE("an update that makes a weight non-finite is rolled back: weights and 
     std::vector<torch::Tensor> out;
     for (const auto& p : trainer.model()->parameters()) {
       out.push_back(p.detach().clone());
-      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      const auto key = nca::optimizer_state_key(p);
       const auto& st = static_cast<torch::optim::AdamParamState&>(
           *trainer.optimizer().state().find(key)->second);
       out.push_back(st.exp_avg().clone());

@@ -2,6 +2,8 @@
 // Debian 12, 2.x on Debian 13 and in every CUDA LibTorch). Everything else is written once.
 #pragma once
 
+#include <utility>
+
 #include <torch/optim/optimizer.h>
 #include <torch/version.h>
 
@@ -15,6 +17,19 @@ inline auto optimizer_state_key(const at::Tensor& parameter) {
 #else
   return c10::guts::to_string(parameter.unsafeGetTensorImpl());
 #endif
+}
+
+// F::apply(args...) for a custom autograd function F. GCC 14 reports a false -Warray-bounds or
+// -Wstringop-overflow (which one depends on the inlining) inside libstdc++'s
+// std::vector<bool>::reserve, which LibTorch 2.x's Function::apply inlines; nothing is out of
+// bounds there. The reports are silenced for this call and nowhere else.
+template <class F, class... Args>
+auto apply_autograd_function(Args&&... args) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+  return F::apply(std::forward<Args>(args)...);
+#pragma GCC diagnostic pop
 }
 
 }  // namespace nca

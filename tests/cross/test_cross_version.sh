@@ -44,9 +44,15 @@ py26() {
 TINY=(--target data/lizard.png --experiment regenerating --size 8 --pad 2 --batch 4 --pool 8
   --min-steps 4 --max-steps 6 --threads 1 --snapshot-every 0 --save-every 3 --seed 5)
 
-# iterations_once DIR N: loss.csv holds iterations 1..N, each exactly once.
+# iterations_once DIR N: loss.csv holds iterations 0..N-1, each exactly once.
 iterations_once() {
-  [[ $(tail -n +2 "$1/loss.csv" | cut -d, -f1 | tr '\n' ' ') == "$(seq -s ' ' 1 "$2") " ]]
+  [[ $(tail -n +2 "$1/loss.csv" | cut -d, -f1 | tr '\n' ' ') == "$(seq -s ' ' 0 $(($2 - 1))) " ]]
+}
+# same_losses A B: the two loss.csv files give the same loss per iteration, within 1e-3 relative.
+same_losses() {
+  paste -d, <(tail -n +2 "$1/loss.csv" | cut -d, -f1,2) <(tail -n +2 "$2/loss.csv" | cut -d, -f1,2) |
+    awk -F, '$1 != $3 {bad = 1} {d = $2 - $4; if (d < 0) d = -d; if (d > 1e-3 * $2) bad = 1; n++}
+             END {exit bad || n == 0}'
 }
 
 # A run trained on one version resumes on the other, with its optimiser, generator and pool.
@@ -57,8 +63,12 @@ for way in "113 26" "26 113"; do
     --run-dir "$run"
   check "... resumes on LibTorch $(version "$to") (model.pt and pool.pt through the archive guard)" \
     "v$to" train --run-dir "$run" --resume --iters 10 --threads 1
-  check "... and continues without a gap or a repeat: iterations 1-10 once each" \
+  check "... and continues without a gap or a repeat: iterations 0-9 once each" \
     iterations_once "$run" 10
+  check "an uninterrupted run of 10 iterations on LibTorch $(version "$from")" "v$from" train \
+    "${TINY[@]}" --iters 10 --run-dir "$run-straight"
+  check "... has the resumed run's losses (optimiser, generator and pool carried over)" \
+    same_losses "$run" "$run-straight"
   check "... its model grows on LibTorch $(version "$from") again" "v$from" grow --model "$run" --steps 20 \
     --every 20 --out "$WORK/grow-$from"
 done

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# nca on Debian 13 (trixie), in chroots made with debootstrap from the Debian registry this
+# machine already uses, so that one Debian 12 machine checks both LibTorch generations:
+#   cpu   LibTorch 2.6 (libtorch-dev), Catch2 3, CLI11 2.4, spdlog 1.15: build and run the whole
+#         suite (ctest), then the cross-version checks against the Debian 12 build in build/
+#         (tests/cross/test_cross_version.sh; skipped with a line when build/nca is missing)
+#   cuda  the CUDA LibTorch 2.6 (libtorch-cuda-dev) and nvcc 12.4: build everything, run nothing
+#         (no GPU here; Debian has no cuDNN, so the link leaves its symbols to run time)
+# Usage:
+#   scripts/debian13.sh [cpu|cuda|all]      (default all)
+#   scripts/debian13.sh shell cpu|cuda      a shell in that chroot, the tree at /nca
+# Needs root (debootstrap, chroot, mounts). The chroots live in $NCA_CHROOT_DIR (default
+# /var/lib/nca/chroots: trixie/ and trixie-cuda/), outside the tree so that a fresh clone reuses
+# them; one is made when missing (a minute or two, then the packages) and otherwise only topped up
+# with what scripts/deps.sh asks for. The builds go to build-debian13/ and build-debian13-cuda/
+# in the tree. Mounts are made in a private mount namespace and go away with it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+chroots=${NCA_CHROOT_DIR:-/var/lib/nca/chroots}
+
+die() { echo "debian13: $*" >&2; exit "${2:-1}"; }
+[[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, chroot and mounts)"
+
+# The Debian mirror this machine's apt uses, for trixie too.
+mirror() {
+  local uri
+  uri=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources \
+    /etc/apt/sources.list 2>/dev/null | head -n 1 | awk '{print $2}') || true
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# run_in DIR COMMAND: COMMAND under bash in the chroot DIR with the tree at /nca.
+run_in() {
+  local root=$1 cmd=$2
+  mkdir -p "$root/nca"
+  unshare --mount --propagation private bash -euc '
+    root=$1 repo=$2
+    mount -t proc proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    mount -t sysfs sys "$root/sys"
+    mount --bind "$repo" "$root/nca"
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+      LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" bash -euc "cd /nca && $3"
+  ' _ "$root" "$repo" "$cmd"
+}
+
+# ensure FLAVOUR: the chroot for FLAVOUR exists and has what scripts/deps.sh asks for.
+ensure() {
+  local flavour=$1 root deps_args=()
+  root=$(chroot_dir "$flavour")
+  [[ $flavour == cuda ]] && deps_args=(--cuda)
+  if [[ ! -f $root/.nca-chroot ]]; then
+    command -v debootstrap >/dev/null || {
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    }
+    local m
+    m=$(mirror)
+    echo "debian13: making $root (debootstrap trixie from $m)"
+    rm -rf "$root.partial"
+    mkdir -p "$chroots"
+    debootstrap --variant=minbase trixie "$root.partial" "$m" >"$chroots/debootstrap-$flavour.log" 2>&1 ||
+      die "debootstrap failed; see $chroots/debootstrap-$flavour.log"
+    echo "deb $m trixie main contrib non-free" >"$root.partial/etc/apt/sources.list"
+    rm -rf "$root"
+    mv "$root.partial" "$root"
+    touch "$root/.nca-chroot"
+  fi
+  run_in "$root" "scripts/deps.sh ${deps_args[*]}"
+}
+
+chroot_dir() { [[ $1 == cuda ]] && echo "$chroots/trixie-cuda" || echo "$chroots/trixie"; }
+
+timed() {
+  local what=$1 t0=$SECONDS
+  shift
+  "$@"
+  echo "debian13: $what took $((SECONDS - t0)) s"
+}
+
+cpu() {
+  local root
+  root=$(chroot_dir cpu)
+  timed "the trixie chroot (make or top up)" ensure cpu
+  timed "the LibTorch 2.6 build" run_in "$root" "NCA_BUILD_DIR=build-debian13 scripts/build.sh"
+  timed "the suite on LibTorch 2.6" run_in "$root" \
+    "cd build-debian13 && ctest --output-on-failure -j \$(nproc)"
+  if [[ -x build/nca ]]; then
+    timed "the cross-version checks" bash tests/cross/test_cross_version.sh "$repo/build" \
+      "$root" "$0"
+  else
+    echo "debian13: cross-version checks skipped: build/nca (the Debian 12 build) is missing"
+  fi
+}
+
+cuda() {
+  local root
+  root=$(chroot_dir cuda)
+  timed "the trixie-cuda chroot (make or top up)" ensure cuda
+  # cuDNN's symbols are left to run time (no libcudnn.so.9 here), and the CUDA architectures are
+  # left to LibTorch's own list.
+  timed "the CUDA LibTorch 2.6 build" run_in "$root" \
+    "NCA_BUILD_DIR=build-debian13-cuda scripts/build.sh -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"
+  echo "debian13: CUDA tests skipped: no GPU on this machine (the CUDA build is compiled and linked only)"
+}
+
+case ${1:-all} in
+  cpu) cpu ;;
+  cuda) ensure cuda ;;
+  all) cpu; cuda ;;
+  shell)
+    [[ ${2:-} == cpu || ${2:-} == cuda ]] || die "usage: scripts/debian13.sh shell cpu|cuda" 2
+    ensure "$2"
+    run_in "$(chroot_dir "$2")" "exec bash -i" ;;
+  # Used by tests/cross: one command in the cpu chroot, from the tree's root.
+  exec)
+    shift
+    [[ -f $(chroot_dir cpu)/.nca-chroot ]] || die "no trixie chroot yet: run scripts/debian13.sh cpu"
+    run_in "$(chroot_dir cpu)" "$*" ;;
+  *) die "usage: scripts/debian13.sh [cpu|cuda|all] | shell cpu|cuda" 2 ;;
+esac
