@@ -11,8 +11,11 @@
 #   ref-2.6-compile  the same with --compile (torch.compile)               } scripts/debian13.sh
 #   nca-2.6          build-debian13/nca (LibTorch 2.6)                      }
 # Each nca contender is compared with the strongest reference of the same round.
-# Environment: REF (reference script), REF_ITERS (reference iterations, default 6, the first is
-# its warm-up), NCA_ITERS (nca bench iterations, default 10), THREADS (default 2), PEERS.
+# The reference's figure is its steady state: cell-steps per second over its iterations after the
+# first REF_WARMUP (default 1; torch.compile compiles again in its second iteration, so 3 for
+# ref-2.6-compile), from its per-iteration log lines.
+# Environment: REF (reference script), REF_ITERS (reference iterations, default 6), NCA_ITERS
+# (nca bench iterations, default 10), THREADS (default 2), PEERS, REF_WARMUP.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
@@ -27,17 +30,27 @@ mkdir -p build-bench
 cp "$ref" build-bench/reference_nca.py
 
 ref_args=(--target data/lizard.png --experiment regenerating --threads "$threads"
-  --iters "${REF_ITERS:-6}" --log-every 1000)
+  --iters "${REF_ITERS:-6}" --log-every 1)
 nca_args=(bench --target data/lizard.png --config configs/regenerating.toml --model "$model"
   --threads "$threads" --iters "${NCA_ITERS:-10}" --json)
 in_chroot() { scripts/debian13.sh exec "$(printf '%q ' "$@")"; }
+# steady WARMUP: the reference's summary line with cell_steps_per_s and sec_per_iter taken over
+# its iterations after the first WARMUP ("iter I loss L log10 G steps S Ts" lines).
+cells=$((8 * 72 * 72))
+steady() {
+  awk -v warm="$1" -v cells="$cells" '
+    $1 == "iter" && $2 >= warm {n++; cs += cells * $8; t += substr($9, 1, length($9) - 1)}
+    $1 == "summary:" {rss = $NF}
+    END {if (n == 0) exit 1; printf "summary: iters=%d sec_per_iter=%.4f cell_steps_per_s=%.4g %s\n", n, t / n, cs / t, rss}'
+}
 
 run_peer() {
   case $1 in
-    ref-1.13) /usr/bin/python3 build-bench/reference_nca.py "${ref_args[@]}" | grep '^summary:' ;;
-    ref-2.6) in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" | grep '^summary:' ;;
+    ref-1.13) /usr/bin/python3 build-bench/reference_nca.py "${ref_args[@]}" | steady "${REF_WARMUP:-1}" ;;
+    ref-2.6) in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" | steady "${REF_WARMUP:-1}" ;;
     ref-2.6-compile)
-      in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" --compile | grep '^summary:' ;;
+      in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" --compile |
+        steady "${REF_WARMUP:-3}" ;;
     nca-1.13) "${NCA_BUILD_DIR:-build}/nca" "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
     nca-2.6) in_chroot build-debian13/nca "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
     *) echo "bench-vs-reference: unknown contender '$1'" >&2; exit 2 ;;

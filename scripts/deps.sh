@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nca needs, when any is missing. Used by test.sh, demo.sh and CI.
 #   scripts/deps.sh              build + test dependencies
-#   scripts/deps.sh --reference  also PIL, for the Python reference benchmark
+#   scripts/deps.sh --reference  also PIL, for the Python reference benchmark, and what its
+#                                --compile needs on PyTorch 2.x (Python headers, setuptools)
 #   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
 #                                fuzz.sh)
 #   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib) and
@@ -19,7 +20,7 @@ need_node=true
 cuda=false
 for arg in "$@"; do
   case $arg in
-    --reference) packages+=(python3-pil) ;;
+    --reference) packages+=(python3-pil python3-dev python3-setuptools) ;;
     --sanitize) packages+=(clang libclang-rt-14-dev) ;;
     --cuda)
       packages=("${build[@]}" libtorch-cuda-dev nvidia-cuda-toolkit)
