@@ -14,9 +14,9 @@ scripts/build.sh
 if $sanitize; then
   # Under the sanitizers, everything but the long runs that only repeat code the other tests
   # already drive (kept within CI's time): the export tests (Chromium, Python), the shipped
-  # models' 1000-step grow, the 200-iteration loss curve, the bench and determinism runs, and
+  # models' 1000-step grow, the three loss-curve goldens, the bench and determinism runs, and
   # the fast step's second and third kernel sets. scripts/sanitize.sh alone runs them all.
   scripts/sanitize.sh -E \
-    '^export\.|cli\.test_(export|shipped_models|loss_curve|bench|determinism)|fast_step_kernels'
+    '^export\.|cli\.test_(export|shipped_models|loss_|bench|determinism)|fast_step_kernels'
   scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
 fi
