@@ -3,7 +3,7 @@
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
 # each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
-# default 1).
+# default 1), and the mutation table (scripts/mutations.sh, docs/testing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitize=false
@@ -19,4 +19,5 @@ if $sanitize; then
   scripts/sanitize.sh -E \
     '^export\.|cli\.test_(export|shipped_models|loss_|bench|determinism)|fast_step_kernels'
   scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
+  scripts/mutations.sh  # every planted training bug must fail a regression test
 fi

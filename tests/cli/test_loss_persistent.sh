@@ -3,4 +3,4 @@
 # tests/golden/persistent_loss.csv (see loss_curve.sh and docs/testing.md).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/loss_curve.sh"
-loss_curve persistent "${NCA_LOSS_BAND:-0.05}"
+loss_curve persistent "${NCA_LOSS_BAND:-0.02}"
