@@ -4,7 +4,8 @@
 # LibTorch backend; and, for scale, how far another seed moves them. docs/testing.md sets the
 # tolerances of tests/cli/loss_curve.sh from this output.
 #   scripts/golden-spread.sh [EXPERIMENT...]     default: growing persistent regenerating
-# NCA (default build/nca) is the binary measured; NCA_SPREAD_SEEDS (default "101 102 103").
+# NCA (default build/nca) is the binary measured; NCA_SPREAD_VARIATIONS picks among "threads
+# kernels backend seeds" (default all); NCA_SPREAD_SEEDS (default "101 102 103").
 # Per variation: the largest relative loss difference in the first EXACT iterations, the first
 # iteration whose loss differs by more than 1e-3 relative, and the largest difference of a
 # WINDOW-iteration mean of log10 loss after the first EXACT (EXACT, WINDOW as in loss_curve.sh).
@@ -49,9 +50,13 @@ variation() {
 
 echo "nca: $nca ($("$nca" --version 2>/dev/null || echo '?'))"
 for e in "${experiments[@]}"; do
-  variation "threads 1" -- --threads 1
-  variation "threads 2" -- --threads 2
-  for k in avx2 generic; do variation "kernels $k" NCA_FAST_KERNELS=$k -- ; done
-  variation "backend torch" -- --backend torch
-  for s in ${NCA_SPREAD_SEEDS:-101 102 103}; do variation "seed $s (scale)" -- --seed "$s"; done
+  for v in ${NCA_SPREAD_VARIATIONS:-threads kernels backend seeds}; do
+    case $v in
+      threads) for t in 1 2; do variation "threads $t" -- --threads "$t"; done ;;
+      kernels) for k in avx2 generic; do variation "kernels $k" NCA_FAST_KERNELS=$k --; done ;;
+      backend) variation "backend torch" -- --backend torch ;;
+      seeds) for s in ${NCA_SPREAD_SEEDS:-101 102 103}; do variation "seed $s (scale)" -- --seed "$s"; done ;;
+      *) echo "golden-spread: unknown variation '$v'" >&2; exit 2 ;;
+    esac
+  done
 done

@@ -47,7 +47,7 @@ class Trainer {
 
   // Runs the next iteration.
   IterationStats step();
-  // Records into `trace` (reset first) what each following step() draws; nullptr stops it.
+  // From now on each step() overwrites `trace` with what its iteration drew; nullptr stops it.
   void set_trace(IterationTrace* trace) { trace_ = trace; }
 
   int64_t iteration() const { return iteration_; }  // iterations completed

@@ -22,7 +22,7 @@ SKIP=77
 # skip there would hide a broken install step.
 skip() {
   if [[ ${CI:-} == true ]]; then
-    echo "FAIL: $* (CI must run this test: see scripts/deps.sh)" >&2
+    echo "FAIL: $* (CI=true: CI must run this test, with the tools of scripts/deps.sh, as root)" >&2
     exit 1
   fi
   echo "SKIP: $*"
