@@ -25,9 +25,8 @@ rows() { echo $(($(wc -l <"$1") - 1)); }
 # resume_continues RUN: after room was made, --resume goes on from model.pt's iteration and
 # loss.csv holds every iteration exactly once.
 resume_continues() {
-  local run=$1 it
+  local run=$1 it rc
   it=$("$PROBE" model "$run/model.pt")
-  local rc
   timeout 120 "$NCA" train --run-dir "$run" --resume --iters $((it + 2)) >"$WORK/resume.log" 2>&1
   rc=$?
   check "resume from iteration $it succeeds (exit $rc): $(tail -n 1 "$WORK/resume.log")" test $rc -eq 0
