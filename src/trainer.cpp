@@ -96,6 +96,7 @@ IterationStats Trainer::step() {
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 
   const int64_t n = cfg_.batch, g = cfg_.grid();
+  if (trace_) *trace_ = IterationTrace{};
   at::Tensor indices, x0;
   if (pool_) {
     auto batch = pool_->sample(n, gen_);
@@ -109,18 +110,27 @@ IterationStats Trainer::step() {
     indices = batch.indices.index_select(0, order.cpu());
     x0 = x0.index_select(0, order);
     x0[0].copy_(seed_);
-    if (const int d = cfg_.damaged_per_batch(); d > 0)
-      x0.index({Slice(n - d)}).mul_(1.0 - circle_masks(d, g, g, gen_).to(device_));
+    if (const int d = cfg_.damaged_per_batch(); d > 0) {
+      const auto masks = circle_masks(d, g, g, gen_);
+      if (trace_) trace_->damage = masks;
+      x0.index({Slice(n - d)}).mul_(1.0 - masks.to(device_));
+    }
+    if (trace_) trace_->indices = indices;
   } else {
     x0 = seed_.unsqueeze(0).repeat({n, 1, 1, 1}).to(device_);
   }
+  if (trace_) trace_->batch = x0.cpu().clone();
 
   const int steps = static_cast<int>(
       torch::randint(cfg_.min_steps, cfg_.max_steps, {1}, gen_, torch::kLong).item<int64_t>());
   auto x = x0;
-  // Both backends draw the same fire masks from gen_, in the same order.
+  // Both backends get the same fire masks, drawn from gen_ in the same order.
   const bool fast = backend_ == Backend::Fast;
-  for (int s = 0; s < steps; ++s) x = fast ? fast_step(*model_, x, gen_) : model_->step(x, gen_);
+  for (int s = 0; s < steps; ++s) {
+    const auto fire = fire_mask(n, g, g, cfg_.model.fire_rate, gen_, device_);
+    if (trace_) trace_->fire.push_back(fire.cpu());
+    x = fast ? fast_step(*model_, x, fire) : model_->step(x, fire);
+  }
 
   auto loss = per_sample_loss(x, target_).mean();
   optimizer_->zero_grad();

@@ -26,6 +26,15 @@ struct IterationStats {
   std::string skip_reason;  // what was not finite, in words (empty when not skipped)
 };
 
+// What one iteration drew from the generator and started from, for tests that replay training
+// in another implementation (tests/training). Recorded only while a trace is attached.
+struct IterationTrace {
+  at::Tensor indices;             // pool indices of the batch, highest loss first (pool runs)
+  at::Tensor damage;              // d x 1 x H x W circle masks cut from the last d samples
+  at::Tensor batch;               // N x C x H x W: the batch the rollout started from (CPU)
+  std::vector<at::Tensor> fire;   // one N x 1 x H x W fire mask per rollout step (CPU)
+};
+
 // g <- g / (||g|| + 1e-8) for each parameter's gradient. Returns false when a gradient norm is
 // not finite (the gradients are then left as they are).
 bool normalize_gradients(const std::vector<at::Tensor>& parameters);
@@ -38,6 +47,8 @@ class Trainer {
 
   // Runs the next iteration.
   IterationStats step();
+  // From now on each step() overwrites `trace` with what its iteration drew; nullptr stops it.
+  void set_trace(IterationTrace* trace) { trace_ = trace; }
 
   int64_t iteration() const { return iteration_; }  // iterations completed
   const TrainConfig& config() const { return cfg_; }
@@ -88,6 +99,7 @@ class Trainer {
   std::unique_ptr<SamplePool> pool_;
   int64_t iteration_ = 0;
   at::Tensor last_before_, last_after_;
+  IterationTrace* trace_ = nullptr;
 };
 
 }  // namespace nca

@@ -7,18 +7,4 @@ MODEL=${NCA_TEST_MODEL:-$SRC/data/models/lizard-regenerating.pt}
 [[ $MODEL = /* ]] || MODEL=$SRC/$MODEL
 EXPORT_DIR=$SRC/tests/export
 
-# CTest's SKIP_RETURN_CODE for these tests.
-SKIP=77
-
-# skip WHY: marks the test skipped, except in CI, where a missing tool is a failure (CI installs
-# everything with scripts/deps.sh, so a skip there would hide a broken install step).
-skip() {
-  if [[ -n ${CI:-} ]]; then
-    echo "FAIL: $* (CI must run this test: see scripts/deps.sh)" >&2
-    exit 1
-  fi
-  echo "SKIP: $*"
-  exit $SKIP
-}
-
 [[ -f $MODEL ]] || { echo "FAIL: no model at $MODEL" >&2; exit 1; }
