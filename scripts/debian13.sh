@@ -9,6 +9,9 @@
 # Usage:
 #   scripts/debian13.sh [cpu|cuda|all]      (default all)
 #   scripts/debian13.sh shell cpu|cuda      a shell in that chroot, the tree at /nca
+#   scripts/debian13.sh chroots             make (or top up) both chroots, build and run nothing:
+#                                           downloads and unpacking, which scripts/test.sh runs
+#                                           beside its Debian 12 stages
 # Needs root (debootstrap, chroot, mounts). The chroots live in $NCA_CHROOT_DIR (default
 # /var/lib/nca/chroots: trixie/ and trixie-cuda/), outside the tree so that a fresh clone reuses
 # them; one is made when missing (a minute or two, then the packages) and otherwise only topped up
@@ -112,6 +115,9 @@ case ${1:-all} in
   cpu) cpu ;;
   cuda) cuda ;;
   all) cpu; cuda ;;
+  chroots)
+    timed "the trixie chroot (make or top up)" ensure cpu
+    timed "the trixie-cuda chroot (make or top up)" ensure cuda ;;
   shell)
     [[ ${2:-} == cpu || ${2:-} == cuda ]] || die "usage: scripts/debian13.sh shell cpu|cuda" 2
     ensure "$2"
@@ -121,5 +127,5 @@ case ${1:-all} in
     shift
     [[ -f $(chroot_dir cpu)/.nca-chroot ]] || die "no trixie chroot yet: run scripts/debian13.sh cpu"
     run_in "$(chroot_dir cpu)" "$*" ;;
-  *) die "usage: scripts/debian13.sh [cpu|cuda|all] | shell cpu|cuda" 2 ;;
+  *) die "usage: scripts/debian13.sh [cpu|cuda|all|chroots] | shell cpu|cuda" 2 ;;
 esac

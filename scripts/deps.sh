@@ -5,6 +5,7 @@
 #                                --compile needs on PyTorch 2.x (Python headers, setuptools)
 #   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
 #                                fuzz.sh)
+#   scripts/deps.sh --debian13   also debootstrap, which scripts/debian13.sh makes its chroots with
 #   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib) and
 #                                nvcc (nvidia-cuda-toolkit, non-free) instead of libtorch-dev, and
 #                                only what building needs (no GPU here, so nothing is run). cuDNN
@@ -22,6 +23,7 @@ for arg in "$@"; do
   case $arg in
     --reference) packages+=(python3-pil python3-dev python3-setuptools) ;;
     --sanitize) packages+=(clang libclang-rt-14-dev) ;;
+    --debian13) packages+=(debootstrap) ;;
     --cuda)
       packages=("${build[@]}" libtorch-cuda-dev nvidia-cuda-toolkit)
       need_node=false
@@ -53,5 +55,7 @@ export DEBIAN_FRONTEND=noninteractive
 if $cuda; then
   echo "nvidia-cudnn nvidia-cudnn/question select I Decline" | "${sudo[@]}" debconf-set-selections
 fi
+# An install that was stopped half-way (a CI run ended early) would make apt refuse the next one.
+"${sudo[@]}" dpkg --configure -a
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -4,21 +4,25 @@
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
 # each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
 # default 1).
+# With --mutations, or when CI=true: the mutation table (scripts/mutations.sh --first, each
+# planted training bug until the first regression test that catches it; docs/testing.md).
 # With --debian13, or when CI=true, then also: the same tree built and tested on Debian 13 with
 # LibTorch 2.6, the cross-version checks, and the CUDA LibTorch build (scripts/debian13.sh, in
-# chroots it makes once and reuses; needs root).
-# The mutation table (scripts/mutations.sh, docs/testing.md) is not run here: at about 3 min a
-# mutation it would take CI past its time with the rest.
+# chroots it makes once and reuses; needs root). Making the chroots is mostly downloading and
+# unpacking, so it runs in the background beside the Debian 12 stages (its log is printed when
+# they are done).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sanitize=false
+mutations=false
 debian13=false
-[[ "${CI:-}" == true ]] && sanitize=true && debian13=true
+[[ "${CI:-}" == true ]] && sanitize=true && mutations=true && debian13=true
 for arg in "$@"; do
   case $arg in
     --sanitize) sanitize=true ;;
+    --mutations) mutations=true ;;
     --debian13) debian13=true ;;
-    *) echo "test.sh: unknown option '$arg' (--sanitize, --debian13)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown option '$arg' (--sanitize, --mutations, --debian13)" >&2; exit 2 ;;
   esac
 done
 
@@ -30,7 +34,20 @@ stage() {
   echo "test.sh: $name took $((SECONDS - t0)) s"
 }
 
-stage "installing (Debian 12)" scripts/deps.sh
+# Everything the later stages install on this machine, at once: apt must not run twice at a time,
+# and the chroots below are made while the other stages run.
+deps=()
+$sanitize && deps+=(--sanitize)
+$debian13 && deps+=(--debian13)
+stage "installing (Debian 12)" scripts/deps.sh "${deps[@]}"
+if $debian13; then
+  chroot_log=$(mktemp)
+  chroot_t0=$SECONDS
+  # A process group of its own, so that a failed stage ends debootstrap and apt with it.
+  setsid scripts/debian13.sh chroots >"$chroot_log" 2>&1 &
+  chroot_pid=$!
+  trap 'kill -- -"$chroot_pid" 2>/dev/null || true' EXIT
+fi
 stage "the build (Debian 12, LibTorch 1.13)" scripts/build.sh
 stage "the suite (Debian 12)" bash -c 'cd "${NCA_BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)"'
 if $sanitize; then
@@ -42,6 +59,15 @@ if $sanitize; then
     '^export\.|cli\.test_(export|shipped_models|loss_|bench|determinism)|fast_step_kernels'
   stage "fuzzing" scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
 fi
+if $mutations; then
+  stage "the mutation table" scripts/mutations.sh --first
+fi
 if $debian13; then
+  status=0
+  wait "$chroot_pid" || status=$?
+  trap - EXIT
+  cat "$chroot_log"
+  echo "test.sh: making or topping up the chroots (in the background) ended $((SECONDS - chroot_t0)) s after it began"
+  [[ $status -eq 0 ]] || { echo "test.sh: making the Debian 13 chroots failed" >&2; exit 1; }
   stage "Debian 13 (LibTorch 2.6 suite, cross-version, CUDA build)" scripts/debian13.sh all
 fi
