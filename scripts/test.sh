@@ -42,7 +42,6 @@ $debian13 && deps+=(--debian13)
 stage "installing (Debian 12)" scripts/deps.sh "${deps[@]}"
 if $debian13; then
   chroot_log=$(mktemp)
-  chroot_t0=$SECONDS
   # A process group of its own, so that a failed stage ends debootstrap and apt with it.
   setsid scripts/debian13.sh chroots >"$chroot_log" 2>&1 &
   chroot_pid=$!
@@ -64,10 +63,11 @@ if $mutations; then
 fi
 if $debian13; then
   status=0
+  t0=$SECONDS
   wait "$chroot_pid" || status=$?
   trap - EXIT
-  cat "$chroot_log"
-  echo "test.sh: making or topping up the chroots (in the background) ended $((SECONDS - chroot_t0)) s after it began"
+  cat "$chroot_log"  # with the time each chroot took, beside the stages above
+  echo "test.sh: waited $((SECONDS - t0)) s more for the Debian 13 chroots"
   [[ $status -eq 0 ]] || { echo "test.sh: making the Debian 13 chroots failed" >&2; exit 1; }
   stage "Debian 13 (LibTorch 2.6 suite, cross-version, CUDA build)" scripts/debian13.sh all
 fi
