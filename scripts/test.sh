@@ -43,7 +43,7 @@ stage "installing (Debian 12)" scripts/deps.sh "${deps[@]}"
 if $debian13; then
   chroot_log=$(mktemp)
   # A process group of its own, so that a failed stage ends debootstrap and apt with it.
-  setsid scripts/debian13.sh chroots >"$chroot_log" 2>&1 &
+  setsid -w scripts/debian13.sh chroots >"$chroot_log" 2>&1 &
   chroot_pid=$!
   trap 'kill -- -"$chroot_pid" 2>/dev/null || true' EXIT
 fi
