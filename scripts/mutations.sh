@@ -6,8 +6,8 @@
 # unmutated tree fails a test or a mutation fails none.
 #   scripts/mutations.sh [--first] [PATCH ...]      (default: every patch in tests/mutations/)
 #   --first   run the tests one at a time, fastest first, and stop at the first that fails:
-#             the table then names the test that caught each mutation (what CI runs; the full
-#             table, every test against every mutation, takes about three times as long)
+#             the table then names the test that caught each mutation (what CI runs; without
+#             it, all five tests run against every mutation: the full table, and a longer run)
 # Needs the tree built first (scripts/build.sh; NCA_BUILD_DIR, default build, inside the tree).
 #
 # Why a copy mounted over the tree: a build directory is tied to its source path, so a worktree
