@@ -57,9 +57,7 @@ ensure() {
   root=$(chroot_dir "$flavour")
   [[ $flavour == cuda ]] && deps_args=(--cuda)
   if [[ ! -f $root/.nca-chroot ]]; then
-    command -v debootstrap >/dev/null || {
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-    }
+    command -v debootstrap >/dev/null || scripts/deps.sh --debian13
     local m
     m=$(mirror)
     echo "debian13: making $root (debootstrap trixie from $m)"
