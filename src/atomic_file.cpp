@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <csignal>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,12 +20,6 @@ namespace fs = std::filesystem;
 
 std::runtime_error write_error(const std::string& path, const std::string& why) {
   return std::runtime_error("cannot write '" + path + "': " + why);
-}
-
-std::string temp_path_for(const std::string& path) {
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  return (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
 }
 
 void fsync_dir_of(const std::string& path) {
@@ -109,11 +105,47 @@ void rename_over(const std::string& tmp, const std::string& path) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error(std::strerror(errno));
 }
 
+constexpr const char* kTempInfix = ".tmp-";
+
 }  // namespace
+
+std::string temporary_path_for(const std::string& path) {
+  const fs::path target(path);
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  return (dir / ("." + target.filename().string() + kTempInfix + std::to_string(::getpid())))
+      .string();
+}
+
+bool is_temporary_name(const std::string& filename, std::string* target, long* pid) {
+  const size_t at = filename.rfind(kTempInfix);
+  if (filename.size() < 2 || filename[0] != '.' || at == std::string::npos || at < 2) return false;
+  const std::string digits = filename.substr(at + std::strlen(kTempInfix));
+  // A pid has at most 9 digits here (pid_max is at most 2^22 on Linux).
+  if (digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  if (target) *target = filename.substr(1, at - 1);
+  if (pid) *pid = std::stol(digits);
+  return true;
+}
+
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    long pid = 0;
+    if (!is_temporary_name(it->path().filename().string(), nullptr, &pid)) continue;
+    const bool gone = pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+    if (gone) {
+      std::error_code rm;
+      fs::remove(it->path(), rm);
+    }
+  }
+}
 
 void write_bytes_atomically(const std::string& path,
                             const std::function<void(ByteSink&)>& produce) {
-  const std::string tmp = temp_path_for(path);
+  const std::string tmp = temporary_path_for(path);
   // O_EXCL: a leftover temporary of a killed process with the same PID is replaced, never
   // written through (it could be a link planted there).
   ::unlink(tmp.c_str());
@@ -136,7 +168,7 @@ void write_bytes_atomically(const std::string& path,
 
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string&)>& write) {
-  const std::string tmp = temp_path_for(path);
+  const std::string tmp = temporary_path_for(path);
   try {
     write(tmp);
     Fd fd(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
@@ -161,7 +193,7 @@ void copy_file_atomically(const std::string& from, const std::string& to) {
 }
 
 void link_or_copy_atomically(const std::string& from, const std::string& to) {
-  const std::string tmp = temp_path_for(to);
+  const std::string tmp = temporary_path_for(to);
   ::unlink(tmp.c_str());
   if (::link(from.c_str(), tmp.c_str()) != 0) {
     const int err = errno;

@@ -90,3 +90,28 @@ TEST_CASE("copy_file_atomically and read_file") {
   // A device without an end is cut off at the limit instead of filling memory.
   CHECK_THROWS_WITH(nca::read_file("/dev/zero", 1 << 20), Contains("larger than"));
 }
+
+TEST_CASE("temporary names are recognised, and only dead writers' temporaries are removed") {
+  std::string target;
+  long pid = 0;
+  CHECK(nca::is_temporary_name(".model.pt.tmp-1234", &target, &pid));
+  CHECK(target == "model.pt");
+  CHECK(pid == 1234);
+  CHECK(fs::path(nca::temporary_path_for("d/x.csv")).filename() ==
+        ".x.csv.tmp-" + std::to_string(::getpid()));
+  CHECK_FALSE(nca::is_temporary_name("model.pt.tmp-1234"));
+  CHECK_FALSE(nca::is_temporary_name(".tmp-1234"));
+  CHECK_FALSE(nca::is_temporary_name(".model.pt.tmp-"));
+  CHECK_FALSE(nca::is_temporary_name(".model.pt.tmp-12a"));
+  CHECK_FALSE(nca::is_temporary_name(".model.pt.tmp-1234567890"));
+
+  nca::test::TempDir dir;
+  const std::string mine = nca::temporary_path_for(dir.file("a.pt"));
+  const std::string parents = dir.file(".b.pt.tmp-" + std::to_string(::getppid()));
+  nca::write_text_atomically(dir.file("keep.txt"), "x");
+  for (const auto& p : {mine, parents}) std::ofstream(p) << "partial";
+  nca::remove_stale_temporaries(dir.path().string());
+  CHECK_FALSE(fs::exists(mine));  // this process is not writing it any more
+  CHECK(fs::exists(parents));     // a live process may still be
+  CHECK(fs::exists(dir.file("keep.txt")));
+}

@@ -43,6 +43,18 @@ void copy_file_atomically(const std::string& from, const std::string& to);
 // place, like model.pt), else as a copy.
 void link_or_copy_atomically(const std::string& from, const std::string& to);
 
+// The temporary file write_bytes_atomically uses for `path`: ".NAME.tmp-PID" beside it.
+std::string temporary_path_for(const std::string& path);
+
+// Whether `filename` (no directory) is the name of one of those temporaries; when it is, sets
+// `target` to the file it stands for and `pid` to the writer's process id.
+bool is_temporary_name(const std::string& filename, std::string* target = nullptr,
+                       long* pid = nullptr);
+
+// A process killed in the middle of a save leaves its temporary behind (the real file beside it
+// is intact). Removes those in `dir` (not below it) whose writer is gone or is this process.
+void remove_stale_temporaries(const std::string& dir);
+
 // The whole file as bytes; throws std::runtime_error "cannot read 'path': reason", also when it
 // holds more than max_bytes (a device like /dev/zero must not exhaust memory).
 std::string read_file(const std::string& path, size_t max_bytes = size_t{1} << 32);

@@ -1,0 +1,92 @@
+// The run directory of `nca train` (DESIGN §7): its layout, resume, checkpoints, the loss log
+// and pictures, and what --force may remove. The command only parses flags and shows progress.
+//
+// Layout (every file nca writes there, and nothing else):
+//   config.toml   the resolved config; --resume reads it back
+//   model.pt      the latest model (weights, optimiser, generator, iteration): the commit point
+//   pool.pt       the sample pool, written just before model.pt
+//   loss.csv      iter,loss,log10_loss,steps,lr,seconds: one row per finished iteration
+//   loss.png      the loss curve so far; batch.png the last batch before and after its rollout
+//   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
+//   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace nca {
+
+
+class Trainer;
+struct IterationStats;
+
+// How `nca train` means to use a run directory.
+enum class RunMode {
+  New,      // it must not exist yet, or be empty
+  Resume,   // it must hold a model.pt to continue from
+  Replace,  // --force: what nca wrote there before is removed
+};
+
+class RunDir {
+ public:
+  // runs/<target file name without extension>-<experiment>
+  static std::string default_path(const std::string& target, const std::string& experiment);
+  // <dir>/config.toml, for reading a run's settings back before the RunDir exists.
+  static std::string config_path_of(const std::string& dir);
+
+  // Checks, before anything is loaded or written, that `dir` can be used for `mode`; throws
+  // UsageError for a file where a directory should be, nothing to resume, or an existing run
+  // without --resume or --force. Creates nothing.
+  static void check(const std::string& dir, RunMode mode);
+  // check(), then the run directory of this process.
+  RunDir(std::string dir, RunMode mode);
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+
+  // Creates the directory (for Replace, first removes what nca wrote there before) and removes
+  // temporaries that killed processes left behind. Called once the inputs are known to be good,
+  // so that a bad target leaves nothing behind. Throws std::runtime_error.
+  void prepare();
+
+  const std::string& path() const { return dir_; }
+  std::string model_path() const;
+  std::string pool_path() const;
+  std::string loss_csv_path() const;
+
+  // Loads model.pt and pool.pt into `trainer` (RunMode::Resume). Throws std::runtime_error when
+  // they are corrupt or do not fit the trainer's config.
+  struct Resumed {
+    int64_t pool_iteration = -1;  // the iteration pool.pt was saved at (-1: not recorded)
+  };
+  Resumed resume(Trainer& trainer) const;
+  // Opens loss.csv for appending: a new run's holds just the header; a resumed run's keeps the
+  // rows of the iterations before `first_iteration` (later rows belong to work that will be
+  // repeated), and they are the first points of loss.png.
+  void open_loss_log(int64_t first_iteration);
+
+  void write_config(const std::string& toml) const;
+  // One loss.csv row, flushed; the history of loss.png grows by one point.
+  void append_loss(const IterationStats& s);
+  // loss.png, batch.png and pool/pool_NNNNNN.png from the trainer's last iteration.
+  void write_pictures(Trainer& trainer) const;
+  // model.pt and pool.pt (model.pt last).
+  void save(const Trainer& trainer) const;
+  // checkpoints/model_NNNNNN.pt: model.pt as it is now, as a hard link where possible.
+  void write_checkpoint(int64_t iteration) const;
+
+  // Whether the directory was removed under the run (or is going: rm -rf takes the files before
+  // the directory), so that a failed write can say so. `saved`: model.pt was written before.
+  bool removed(bool saved) const;
+
+ private:
+  void keep_loss_rows_before(int64_t iteration);
+
+  std::string dir_;
+  RunMode mode_;
+  std::ofstream csv_;
+  std::vector<double> history_iters_, history_log10_;  // the points of loss.png
+};
+
+}  // namespace nca

@@ -1,0 +1,177 @@
+// RunDir: the run directory's checks, layout, loss log, pictures and checkpoints.
+#include "nca/run_dir.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "nca/atomic_file.h"
+#include "nca/errors.h"
+#include "nca/image_io.h"
+#include "nca/plot.h"
+#include "nca/trainer.h"
+
+namespace nca {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kCsvHeader = "iter,loss,log10_loss,steps,lr,seconds\n";
+
+}  // namespace
+
+std::string RunDir::default_path(const std::string& target, const std::string& experiment) {
+  return "runs/" + fs::path(target).stem().string() + "-" + experiment;
+}
+
+std::string RunDir::config_path_of(const std::string& dir) {
+  return (fs::path(dir) / "config.toml").string();
+}
+
+void RunDir::check(const std::string& dir, RunMode mode) {
+  std::error_code ec;
+  const fs::path p(dir);
+  if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+    throw UsageError("run directory '" + dir + "' is a file");
+  if (mode == RunMode::Resume) {
+    if (!fs::exists(p / "model.pt", ec))
+      throw UsageError("nothing to resume in '" + dir + "': no model.pt there");
+  } else if (mode == RunMode::New && fs::exists(p, ec) && !fs::is_empty(p, ec)) {
+    throw UsageError("run directory '" + dir +
+                     "' already exists: --resume continues it, --force replaces it, "
+                     "--run-dir picks another");
+  }
+}
+
+RunDir::RunDir(std::string dir, RunMode mode) : dir_(std::move(dir)), mode_(mode) {
+  check(dir_, mode_);
+}
+
+void RunDir::prepare() {
+  std::error_code ec;
+  const fs::path p(dir_);
+  if (mode_ == RunMode::Replace && fs::exists(p, ec)) {
+    fs::remove_all(p, ec);
+    if (ec) throw std::runtime_error("cannot remove '" + dir_ + "': " + ec.message());
+  }
+  fs::create_directories(p / "checkpoints", ec);
+  if (ec) throw std::runtime_error("cannot create run directory '" + dir_ + "': " + ec.message());
+  for (const fs::path& sub : {p, p / "checkpoints", p / "pool"})
+    remove_stale_temporaries(sub.string());
+}
+
+std::string RunDir::model_path() const { return (fs::path(dir_) / "model.pt").string(); }
+std::string RunDir::pool_path() const { return (fs::path(dir_) / "pool.pt").string(); }
+std::string RunDir::loss_csv_path() const { return (fs::path(dir_) / "loss.csv").string(); }
+
+RunDir::Resumed RunDir::resume(Trainer& trainer) const {
+  Resumed r;
+  r.pool_iteration = trainer.load(model_path(), pool_path()).pool_iteration;
+  return r;
+}
+
+void RunDir::open_loss_log(int64_t first_iteration) {
+  const std::string csv = loss_csv_path();
+  if (mode_ == RunMode::Resume) {
+    keep_loss_rows_before(first_iteration);
+  } else {
+    write_text_atomically(csv, kCsvHeader);
+  }
+  csv_.open(csv, std::ios::app);
+  if (!csv_) throw std::runtime_error("cannot write '" + csv + "': " + std::strerror(errno));
+}
+
+void RunDir::keep_loss_rows_before(int64_t iteration) {
+  const std::string csv = loss_csv_path();
+  std::ifstream in(csv);
+  if (!in) return write_text_atomically(csv, kCsvHeader);
+  std::string line, kept;
+  std::getline(in, line);
+  kept = line + "\n";
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    // A row cut short (a kill or a full disk in the middle of writing it) ends what is kept: its
+    // iteration comes after the checkpoint's anyway.
+    if (std::count(line.begin(), line.end(), ',') != 5) break;
+    try {
+      if (std::stoll(line.substr(0, line.find(','))) >= iteration) break;
+    } catch (const std::exception&) {
+      break;
+    }
+    kept += line + "\n";
+    std::istringstream row(line);
+    std::string iter, loss, log10;
+    std::getline(row, iter, ',');
+    std::getline(row, loss, ',');
+    std::getline(row, log10, ',');
+    try {
+      const double x = std::stod(iter), y = std::stod(log10);
+      history_iters_.push_back(x);
+      history_log10_.push_back(y);
+    } catch (const std::exception&) {
+      // a malformed number only costs one point of the picture
+    }
+  }
+  in.close();
+  write_text_atomically(csv, kept);
+}
+
+void RunDir::write_config(const std::string& toml) const {
+  write_text_atomically(config_path_of(dir_), toml);
+}
+
+void RunDir::append_loss(const IterationStats& s) {
+  csv_ << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
+       << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
+  csv_.flush();
+  if (!csv_)
+    throw std::runtime_error("cannot write '" + loss_csv_path() + "': " + std::strerror(errno));
+  history_iters_.push_back(static_cast<double>(s.iteration));
+  history_log10_.push_back(s.log10_loss);
+}
+
+void RunDir::write_pictures(Trainer& trainer) const {
+  const fs::path dir(dir_);
+  save_png((dir / "loss.png").string(), plot_loss_curve(history_iters_, history_log10_));
+  const auto& before = trainer.last_batch_before();
+  const auto& after = trainer.last_batch_after();
+  if (before.defined()) {
+    std::vector<RgbImage> cells;
+    for (int64_t k = 0; k < before.size(0); ++k) cells.push_back(render_rgb(before[k]));
+    for (int64_t k = 0; k < after.size(0); ++k) cells.push_back(render_rgb(after[k]));
+    save_png((dir / "batch.png").string(),
+             upscale(tile(cells, static_cast<int>(before.size(0)), 2), 2));
+  }
+  if (SamplePool* pool = trainer.pool()) {
+    std::vector<RgbImage> cells;
+    for (int64_t i = 0; i < std::min<int64_t>(pool->size(), 48); ++i)
+      cells.push_back(render_rgb(pool->state(i)));
+    std::error_code ec;
+    fs::create_directories(dir / "pool", ec);
+    save_png((dir / "pool" / fmt::format("pool_{:06d}.png", trainer.iteration())).string(),
+             upscale(tile(cells, 8, 2), 2));
+  }
+}
+
+void RunDir::save(const Trainer& trainer) const { trainer.save(model_path(), pool_path()); }
+
+void RunDir::write_checkpoint(int64_t iteration) const {
+  const auto ckpt = fs::path(dir_) / "checkpoints" / fmt::format("model_{:06d}.pt", iteration);
+  // checkpoints/ may have been removed to make room: that must not stop the run. Not
+  // create_directories: a removed run directory must not come back.
+  std::error_code ec;
+  fs::create_directory(ckpt.parent_path(), ec);
+  link_or_copy_atomically(model_path(), ckpt.string());
+}
+
+bool RunDir::removed(bool saved) const {
+  std::error_code ec;
+  return !fs::is_directory(dir_, ec) || (saved && !fs::exists(model_path(), ec));
+}
+
+}  // namespace nca
