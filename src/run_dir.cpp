@@ -8,7 +8,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "nca/atomic_file.h"
 #include "nca/errors.h"
@@ -22,6 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kCsvHeader = "iter,loss,log10_loss,steps,lr,seconds\n";
+// Held (flock) by the one process that writes the run; it holds that process's pid.
+constexpr const char* kLockName = ".nca.lock";
 
 }  // namespace
 
@@ -29,8 +34,62 @@ std::string RunDir::default_path(const std::string& target, const std::string& e
   return "runs/" + fs::path(target).stem().string() + "-" + experiment;
 }
 
+bool RunDir::is_run_directory(const std::string& dir) {
+  std::error_code ec;
+  const fs::path p(dir);
+  if (fs::is_regular_file(p / kLockName, ec)) return true;
+  // Runs written before the lock existed: loss.csv starts with nca's header.
+  const fs::path csv = p / "loss.csv";
+  if (!fs::is_regular_file(csv, ec)) return false;
+  std::ifstream in(csv);
+  std::string first;
+  std::getline(in, first);
+  return first + "\n" == kCsvHeader;
+}
+
 std::string RunDir::config_path_of(const std::string& dir) {
   return (fs::path(dir) / "config.toml").string();
+}
+
+RunDir::~RunDir() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing releases the lock
+}
+
+void RunDir::lock() {
+  if (lock_fd_ >= 0) return;
+  const std::string path = (fs::path(dir_) / kLockName).string();
+  // O_NOFOLLOW: a link planted in the name is refused, never written through.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  bool writable = fd >= 0;
+  if (fd < 0) {
+    const int err = errno;
+    // A read-only lock file (a read-only mount, another user's run) still locks; the first
+    // write into the run then fails with its own reason.
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+      throw std::runtime_error("cannot lock run directory '" + dir_ + "': cannot open '" + path +
+                               "': " + std::strerror(err));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    if (err != EWOULDBLOCK)
+      throw std::runtime_error("cannot lock run directory '" + dir_ + "': " + std::strerror(err));
+    const long pid = n > 0 ? std::strtol(buf, nullptr, 10) : 0;
+    throw RunDirBusy("run directory '" + dir_ + "' is in use by another nca process" +
+                     (pid > 0 ? " (pid " + std::to_string(pid) + ")" : std::string()) +
+                     ": wait for it to finish or stop it (Ctrl-C saves), or pick another "
+                     "--run-dir");
+  }
+  // The pid is written in place, not by rename: the lock belongs to this inode. Fixed width,
+  // so that a reader never sees a shorter, older number's tail.
+  const std::string pid = fmt::format("{:<15}\n", ::getpid());
+  if (writable && ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    // Only the message of a second writer loses the pid; the lock itself holds.
+  }
+  lock_fd_ = fd;
 }
 
 void RunDir::check(const std::string& dir, RunMode mode) {
@@ -49,6 +108,10 @@ void RunDir::check(const std::string& dir, RunMode mode) {
 }
 
 RunDir::RunDir(std::string dir, RunMode mode) : dir_(std::move(dir)), mode_(mode) {
+  std::error_code ec;
+  // A run directory that exists is locked first: a second writer hears that the run is in use
+  // (and by whom) rather than that it exists.
+  if (fs::is_directory(dir_, ec) && (is_run_directory(dir_) || fs::is_empty(dir_, ec))) lock();
   check(dir_, mode_);
 }
 
@@ -56,11 +119,18 @@ void RunDir::prepare() {
   std::error_code ec;
   const fs::path p(dir_);
   if (mode_ == RunMode::Replace && fs::exists(p, ec)) {
-    fs::remove_all(p, ec);
+    // Not the lock file: a new one would be a new lock that a second writer could take.
+    std::vector<fs::path> entries;
+    for (auto it = fs::directory_iterator(p, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec))
+      if (it->path().filename() != kLockName) entries.push_back(it->path());
+    for (const auto& e : entries)
+      if (!ec) fs::remove_all(e, ec);
     if (ec) throw std::runtime_error("cannot remove '" + dir_ + "': " + ec.message());
   }
   fs::create_directories(p / "checkpoints", ec);
   if (ec) throw std::runtime_error("cannot create run directory '" + dir_ + "': " + ec.message());
+  lock();
   for (const fs::path& sub : {p, p / "checkpoints", p / "pool"})
     remove_stale_temporaries(sub.string());
 }

@@ -9,15 +9,23 @@
 //   loss.png      the loss curve so far; batch.png the last batch before and after its rollout
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
 //   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
+//   .nca.lock     locked (flock) by the one process writing the run, and holding its pid; the
+//                 OS releases the lock when that process ends, however it ends
 #pragma once
 
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <stdexcept>
 #include <vector>
 
 namespace nca {
 
+// Another process holds the run directory (a runtime condition, exit 1: it passes).
+class RunDirBusy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Trainer;
 struct IterationStats;
@@ -40,14 +48,19 @@ class RunDir {
   // UsageError for a file where a directory should be, nothing to resume, or an existing run
   // without --resume or --force. Creates nothing.
   static void check(const std::string& dir, RunMode mode);
-  // check(), then the run directory of this process.
+  // Whether nca wrote `dir`: it has nca's lock file, or a loss.csv with nca's header.
+  static bool is_run_directory(const std::string& dir);
+
+  // Takes the directory's lock when it exists (throws RunDirBusy, naming the holder's pid, when
+  // another process has it), then check(). The lock is held until this object goes away.
   RunDir(std::string dir, RunMode mode);
+  ~RunDir();
   RunDir(const RunDir&) = delete;
   RunDir& operator=(const RunDir&) = delete;
 
-  // Creates the directory (for Replace, first removes what nca wrote there before) and removes
-  // temporaries that killed processes left behind. Called once the inputs are known to be good,
-  // so that a bad target leaves nothing behind. Throws std::runtime_error.
+  // Creates the directory and takes its lock (for Replace, first removes what nca wrote there
+  // before), and removes temporaries that killed processes left behind. Called once the inputs
+  // are known to be good, so that a bad target leaves nothing behind. Throws std::runtime_error.
   void prepare();
 
   const std::string& path() const { return dir_; }
@@ -81,10 +94,12 @@ class RunDir {
   bool removed(bool saved) const;
 
  private:
+  void lock();
   void keep_loss_rows_before(int64_t iteration);
 
   std::string dir_;
   RunMode mode_;
+  int lock_fd_ = -1;
   std::ofstream csv_;
   std::vector<double> history_iters_, history_log10_;  // the points of loss.png
 };
