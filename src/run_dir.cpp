@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -27,6 +28,29 @@ namespace fs = std::filesystem;
 constexpr const char* kCsvHeader = "iter,loss,log10_loss,steps,lr,seconds\n";
 // Held (flock) by the one process that writes the run; it holds that process's pid.
 constexpr const char* kLockName = ".nca.lock";
+
+// The files nca writes at the top of a run directory (besides the lock and subfolders).
+bool is_top_file(const std::string& name) {
+  for (const char* f : {"config.toml", "model.pt", "pool.pt", "loss.csv", "loss.png", "batch.png"})
+    if (name == f) return true;
+  return false;
+}
+
+// PREFIX, one or more digits, SUFFIX: checkpoints/model_000100.pt, pool/pool_000100.png.
+bool is_numbered(const std::string& name, const std::string& prefix, const std::string& suffix) {
+  if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return false;
+  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  return digits.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// Whether `name` (or the file a temporary named `name` stands for) passes `ours`.
+template <class Pred>
+bool written_by_nca(const std::string& name, Pred ours) {
+  std::string target;
+  return ours(name) || (is_temporary_name(name, &target) && ours(target));
+}
 
 }  // namespace
 
@@ -100,11 +124,17 @@ void RunDir::check(const std::string& dir, RunMode mode) {
   if (mode == RunMode::Resume) {
     if (!fs::exists(p / "model.pt", ec))
       throw UsageError("nothing to resume in '" + dir + "': no model.pt there");
-  } else if (mode == RunMode::New && fs::exists(p, ec) && !fs::is_empty(p, ec)) {
+    return;
+  }
+  if (!fs::exists(p, ec) || fs::is_empty(p, ec)) return;
+  if (!is_run_directory(dir))
+    throw UsageError("'" + dir + "' is not empty and is not an nca run directory" +
+                     (mode == RunMode::Replace ? " (--force replaces only those)" : "") +
+                     ": pick a new or empty --run-dir");
+  if (mode == RunMode::New)
     throw UsageError("run directory '" + dir +
                      "' already exists: --resume continues it, --force replaces it, "
                      "--run-dir picks another");
-  }
 }
 
 RunDir::RunDir(std::string dir, RunMode mode) : dir_(std::move(dir)), mode_(mode) {
@@ -115,19 +145,48 @@ RunDir::RunDir(std::string dir, RunMode mode) : dir_(std::move(dir)), mode_(mode
   check(dir_, mode_);
 }
 
+void RunDir::remove_what_nca_wrote() {
+  std::error_code ec;
+  const fs::path p(dir_);
+  // Collected first: removing entries while a directory is being read may skip others.
+  std::vector<fs::path> remove, subfolders;
+  auto scan = [&](const fs::path& dir, const auto& ours) {
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      // symlink_status: a link named model.pt is removed as a link; what it points to is not
+      // nca's to remove. A directory named like a file is not nca's either.
+      std::error_code gone;  // removed meanwhile: then it is nobody's to remove
+      const auto type = it->symlink_status(gone).type();
+      if (type != fs::file_type::directory && written_by_nca(name, ours)) {
+        remove.push_back(it->path());
+      } else if (name != kLockName) {
+        ++kept_;
+      }
+    }
+  };
+  scan(p, [](const std::string& n) { return is_top_file(n); });
+  for (const auto& [sub, prefix, suffix] :
+       {std::tuple{"checkpoints", "model_", ".pt"}, std::tuple{"pool", "pool_", ".png"}}) {
+    std::error_code absent;  // no pool/ in a growing run
+    if (fs::symlink_status(p / sub, absent).type() != fs::file_type::directory) continue;
+    --kept_;  // the folder itself is nca's; what it holds is counted instead
+    subfolders.push_back(p / sub);
+    scan(p / sub, [&](const std::string& n) { return is_numbered(n, prefix, suffix); });
+  }
+  if (ec) throw std::runtime_error("cannot read '" + dir_ + "': " + ec.message());
+  for (const auto& f : remove) {
+    fs::remove(f, ec);
+    if (ec) throw std::runtime_error("cannot remove '" + f.string() + "': " + ec.message());
+  }
+  std::error_code left;  // a folder that still holds someone else's files stays
+  for (const auto& d : subfolders) fs::remove(d, left);
+}
+
 void RunDir::prepare() {
   std::error_code ec;
   const fs::path p(dir_);
-  if (mode_ == RunMode::Replace && fs::exists(p, ec)) {
-    // Not the lock file: a new one would be a new lock that a second writer could take.
-    std::vector<fs::path> entries;
-    for (auto it = fs::directory_iterator(p, ec); !ec && it != fs::directory_iterator();
-         it.increment(ec))
-      if (it->path().filename() != kLockName) entries.push_back(it->path());
-    for (const auto& e : entries)
-      if (!ec) fs::remove_all(e, ec);
-    if (ec) throw std::runtime_error("cannot remove '" + dir_ + "': " + ec.message());
-  }
+  if (mode_ == RunMode::Replace && fs::exists(p, ec)) remove_what_nca_wrote();
   fs::create_directories(p / "checkpoints", ec);
   if (ec) throw std::runtime_error("cannot create run directory '" + dir_ + "': " + ec.message());
   lock();

@@ -34,7 +34,7 @@ struct IterationStats;
 enum class RunMode {
   New,      // it must not exist yet, or be empty
   Resume,   // it must hold a model.pt to continue from
-  Replace,  // --force: what nca wrote there before is removed
+  Replace,  // --force: what nca wrote there before is removed; other files stay
 };
 
 class RunDir {
@@ -45,8 +45,9 @@ class RunDir {
   static std::string config_path_of(const std::string& dir);
 
   // Checks, before anything is loaded or written, that `dir` can be used for `mode`; throws
-  // UsageError for a file where a directory should be, nothing to resume, or an existing run
-  // without --resume or --force. Creates nothing.
+  // UsageError for a file where a directory should be, nothing to resume, an existing run
+  // without --resume or --force, or a non-empty directory that is not a run directory (for New
+  // and Replace alike: --force must never empty a directory nca did not make). Creates nothing.
   static void check(const std::string& dir, RunMode mode);
   // Whether nca wrote `dir`: it has nca's lock file, or a loss.csv with nca's header.
   static bool is_run_directory(const std::string& dir);
@@ -64,6 +65,8 @@ class RunDir {
   void prepare();
 
   const std::string& path() const { return dir_; }
+  // How many entries of a replaced run directory prepare() kept because nca did not write them.
+  int kept() const { return kept_; }
   std::string model_path() const;
   std::string pool_path() const;
   std::string loss_csv_path() const;
@@ -95,11 +98,13 @@ class RunDir {
 
  private:
   void lock();
+  void remove_what_nca_wrote();
   void keep_loss_rows_before(int64_t iteration);
 
   std::string dir_;
   RunMode mode_;
   int lock_fd_ = -1;
+  int kept_ = 0;
   std::ofstream csv_;
   std::vector<double> history_iters_, history_log10_;  // the points of loss.png
 };

@@ -98,6 +98,9 @@ int train(int argc, char** argv) {
                  cfg.target);
 
   run.prepare();
+  if (run.kept() > 0)
+    spdlog::info("--force kept {} entr{} in {} that nca did not write", run.kept(),
+                 run.kept() == 1 ? "y" : "ies", o.run_dir);
   const std::string model_path = run.model_path();
 
   Trainer trainer(cfg, target_tensor(target), device);

@@ -3,6 +3,8 @@
 # train on the same --run-dir (new, --resume or --force) exits 1 with one line naming the
 # holder's pid, and touches nothing; after kill -9 of the holder the OS has released the lock,
 # so --resume continues at once, and loss.csv holds every iteration exactly once.
+# --force replaces only an nca run directory, and in it only what nca wrote: any other non-empty
+# directory (".", a thesis folder) is refused with exit 2 and left as it was.
 source "$(dirname "$0")/lib.sh"
 PROBE=${NCA_PROBE:?set by ctest}
 LIZ=$SRC/data/lizard.png
@@ -37,4 +39,33 @@ check "resume after kill -9 succeeds (exit $rc): $(tail -n 1 "$WORK/resume.log")
 check "model.pt at iteration $((it + 2))" test "$("$PROBE" model run/model.pt)" = $((it + 2))
 check "loss.csv holds iterations 0..$((it + 1)) exactly once" \
   cmp -s <(tail -n +2 run/loss.csv | cut -d, -f1) <(seq 0 $((it + 1)))
+
+# --- --force and directories nca did not make ---------------------------------------------------
+mkdir -p thesis/chapters && echo "three years" >thesis/notes.txt && echo x >thesis/chapters/1.tex
+notrun="'thesis' is not empty and is not an nca run directory"
+expect 2 "^nca train: error: $notrun \(--force replaces only those\): pick a new or empty --run-dir$" \
+  -- train --target "$LIZ" "${TINY[@]}" --iters 2 --run-dir thesis --force
+expect 2 "^nca train: error: $notrun: pick a new or empty --run-dir$" \
+  -- train --target "$LIZ" "${TINY[@]}" --iters 2 --run-dir thesis
+check "--force left the thesis alone" test "$(cat thesis/notes.txt)" = "three years" -a -f thesis/chapters/1.tex
+check "--force created nothing in it" test "$(find thesis | wc -l)" -eq 4
+(cd thesis && expect 2 "^nca train: error: '\.' is not empty and is not an nca run directory \(--force" \
+  -- train --target "$LIZ" "${TINY[@]}" --iters 2 --run-dir . --force; exit $failures)
+check "--run-dir . --force refused" test $? -eq 0
+check "--run-dir . --force left it alone" test "$(find thesis | wc -l)" -eq 4
+
+# In a run directory, --force removes nca's files and keeps the others.
+echo "my notes" >run/notes.txt
+echo "mine" >run/checkpoints/keep.txt
+ckpts=$(find run/checkpoints -name 'model_*.pt' | wc -l)
+check "the old run has checkpoints ($ckpts)" test "$ckpts" -gt 0
+timeout 120 "$NCA" train --target "$LIZ" "${TINY[@]}" --iters 2 --run-dir run --force >"$WORK/log" 2>&1
+check "--force on a run directory succeeds: $(tail -n 1 "$WORK/log")" test $? -eq 0
+check "--force says what it kept" grep -q "kept 2 entries in run that nca did not write" "$WORK/log"
+check "--force kept notes.txt" test "$(cat run/notes.txt)" = "my notes"
+check "--force kept checkpoints/keep.txt" test "$(cat run/checkpoints/keep.txt)" = "mine"
+check "--force removed the old checkpoints" test -z "$(find run/checkpoints -name 'model_*.pt')"
+check "the new model.pt loads at iteration 2" test "$("$PROBE" model run/model.pt)" = 2
+check "the new loss.csv holds iterations 0..1 once" \
+  cmp -s <(tail -n +2 run/loss.csv | cut -d, -f1) <(seq 0 1)
 finish
