@@ -97,6 +97,8 @@ IterationStats Trainer::step() {
 
   const int64_t n = cfg_.batch, g = cfg_.grid();
   if (trace_) *trace_ = IterationTrace{};
+  // An abandoned iteration puts this back, so that its draws never happened.
+  const at::Tensor gen_before = stop_ ? gen_.get_state() : at::Tensor();
   at::Tensor indices, x0;
   if (pool_) {
     auto batch = pool_->sample(n, gen_);
@@ -127,6 +129,13 @@ IterationStats Trainer::step() {
   // Both backends get the same fire masks, drawn from gen_ in the same order.
   const bool fast = backend_ == Backend::Fast;
   for (int s = 0; s < steps; ++s) {
+    if (stop_ && stop_->load(std::memory_order_relaxed)) {
+      gen_.set_state(gen_before);
+      IterationStats stats;
+      stats.iteration = iteration_;
+      stats.abandoned = true;
+      return stats;
+    }
     const auto fire = fire_mask(n, g, g, cfg_.model.fire_rate, gen_, device_);
     if (trace_) trace_->fire.push_back(fire.cpu());
     x = fast ? fast_step(*model_, x, fire) : model_->step(x, fire);

@@ -2,6 +2,7 @@
 // (DESIGN §2). The trainer returns data; the caller decides how to show it.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +25,7 @@ struct IterationStats {
   double seconds = 0;       // wall time of the iteration
   bool skipped = false;     // something was not finite: weights, optimiser and pool were kept
   std::string skip_reason;  // what was not finite, in words (empty when not skipped)
+  bool abandoned = false;   // a stop request came during the rollout: nothing of it was kept
 };
 
 // What one iteration drew from the generator and started from, for tests that replay training
@@ -45,8 +47,12 @@ class Trainer {
   // and the random generator on the CPU.
   Trainer(const TrainConfig& cfg, const at::Tensor& target, const torch::Device& device);
 
-  // Runs the next iteration.
+  // Runs the next iteration. When the stop flag is set during the rollout, the iteration is
+  // abandoned: weights, optimiser, pool, generator and iteration count stay those of the last
+  // finished iteration (so a save and a resume continue exactly as if it never started).
   IterationStats step();
+  // Looked at between rollout steps (a signal handler sets it); nullptr: never stop.
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
   // From now on each step() overwrites `trace` with what its iteration drew; nullptr stops it.
   void set_trace(IterationTrace* trace) { trace_ = trace; }
 
@@ -100,6 +106,7 @@ class Trainer {
   int64_t iteration_ = 0;
   at::Tensor last_before_, last_after_;
   IterationTrace* trace_ = nullptr;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 }  // namespace nca

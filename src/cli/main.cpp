@@ -1,7 +1,12 @@
 // nca: the command-line entry point. Parses nothing itself: it dispatches to a subcommand.
+#include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -32,9 +37,28 @@ void usage(std::ostream& out) {
   out << "\nexample: nca train --target data/lizard.png --config configs/quick.toml\n";
 }
 
+// The process environment a command can count on, whatever started it.
+void settle_process() {
+  // A closed stdout or stderr (">&-") would hand its number to the next file opened, and log
+  // lines would land in a model or a lock file: park /dev/null there instead.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      const int null = ::open("/dev/null", O_RDWR);
+      if (null >= 0 && null != fd) {
+        ::dup2(null, fd);
+        ::close(null);
+      }
+    }
+  }
+  // A reader that went away (| head, a tee killed by Ctrl-C) makes writes to stdout fail with
+  // EPIPE, which logging ignores; by default it would kill the process before it saves.
+  std::signal(SIGPIPE, SIG_IGN);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  settle_process();
   if (argc < 2) {
     usage(std::cerr);
     return nca::cli::kExitUsage;

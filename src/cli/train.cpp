@@ -1,5 +1,5 @@
 // `nca train`: resolve the config (defaults < --config file < flags), train with a progress
-// display into the run directory (nca/run_dir.h), save on Ctrl-C/SIGTERM, resume with --resume.
+// display into the run directory (nca/run_dir.h), save on Ctrl-C, SIGTERM or SIGHUP, resume with --resume.
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -26,6 +26,9 @@ namespace fs = std::filesystem;
 
 // Set from the signal handler; a signal handler can reach nothing but static state.
 std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 extern "C" void on_stop_signal(int sig) {
   g_stop_requested = true;
@@ -145,8 +148,9 @@ int train(int argc, char** argv) {
   io([&] { run.write_config(cfg.to_toml()); });
 
   g_stop_requested = false;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  // SIGHUP too: a closed terminal or a dropped SSH session must not cost the run.
+  for (int sig : kStopSignals) std::signal(sig, on_stop_signal);
+  trainer.set_stop_flag(&g_stop_requested);
 
   auto save = [&] {
     io([&] { run.save(trainer); });
@@ -157,6 +161,7 @@ int train(int argc, char** argv) {
                to_string(cfg.experiment), cfg.iters, o.run_dir);
   while (trainer.iteration() < cfg.iters && !g_stop_requested) {
     const IterationStats s = trainer.step();
+    if (s.abandoned) break;
     io([&] { run.append_loss(s); });
     if (s.skipped)
       spdlog::warn(
@@ -182,8 +187,7 @@ int train(int argc, char** argv) {
   } else {
     spdlog::info("done: {} iterations, model in {}", trainer.iteration(), model_path);
   }
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  for (int sig : kStopSignals) std::signal(sig, SIG_DFL);
   return 0;
 }
 
