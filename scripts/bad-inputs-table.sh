@@ -27,6 +27,7 @@ printf '[train]\niters = 5\n' >section.toml
 printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.toml
 "$probe" make-png 4096x4096 big-4096x4096.png
 cp -r run corrupt-pool && printf 'garbage' >corrupt-pool/pool.pt
+mkdir -p thesis && echo "three years" >thesis/notes.txt
 
 row() {
   local what=$1
@@ -49,7 +50,8 @@ row() {
   echo "asserted by \`tests/cli/test_bad_input.sh\`, \`test_grow_regen.sh\` and the unit tests"
   echo "(hostile checkpoints: weights of the wrong shape or type, NaN, a header claiming a huge"
   echo "model, changed perception filters are in \`tests/test_checkpoint.cpp\`; disk trouble is in"
-  echo "\`tests/cli/test_disk.sh\`; see docs/robustness.md)."
+  echo "\`tests/cli/test_disk.sh\`; the run directory's lock and --force in"
+  echo "\`tests/cli/test_run_dir.sh\`; see docs/robustness.md)."
   echo "Exit code 2: the input is wrong; 1: a runtime failure; 0: accepted. None crashes or hangs."
   echo
   echo "| input | command | exit | message |"
@@ -94,6 +96,7 @@ row() {
   row "run dir under a file" train --target "$LIZ" "${TINY[@]}" --run-dir a-file/run
   row "existing run dir" train --target "$LIZ" "${TINY[@]}" --run-dir run
   row "nothing to resume" train --run-dir empty --resume
+  row "--force on a directory nca did not make" train --target "$LIZ" "${TINY[@]}" --run-dir thesis --force
   row "truncated model.pt" grow --model truncated.pt
   row "garbage model.pt" regen --model garbage.pt
   row "model.pt whose data.pkl claims a 4 GB string (found by fuzzing)" \
