@@ -172,7 +172,9 @@ void RunDir::remove_what_nca_wrote() {
     if (fs::symlink_status(p / sub, absent).type() != fs::file_type::directory) continue;
     --kept_;  // the folder itself is nca's; what it holds is counted instead
     subfolders.push_back(p / sub);
-    scan(p / sub, [&](const std::string& n) { return is_numbered(n, prefix, suffix); });
+    // Copies: C++17 lambdas cannot capture structured bindings (clang refuses; GCC allows it).
+    const std::string pre = prefix, suf = suffix;
+    scan(p / sub, [&](const std::string& n) { return is_numbered(n, pre, suf); });
   }
   if (ec) throw std::runtime_error("cannot read '" + dir_ + "': " + ec.message());
   for (const auto& f : remove) {
