@@ -1,6 +1,8 @@
 // Circle damage for regenerating training and named cuts for `nca regen`.
 #include "nca/damage.h"
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 #include "nca/errors.h"
@@ -47,10 +49,10 @@ std::string to_string(Cut c) {
   return "?";
 }
 
-at::Tensor cut_mask(Cut cut, int64_t height, int64_t width, at::Generator& gen) {
+at::Tensor cut_mask(const CutSpec& cut, int64_t height, int64_t width, at::Generator& gen) {
   using torch::indexing::Slice;
   auto m = torch::zeros({1, 1, height, width});
-  switch (cut) {
+  switch (cut.kind) {
     case Cut::Half:
     case Cut::Right:
       m.index_put_({Slice(), Slice(), Slice(), Slice(width / 2)}, 1.0);
@@ -65,7 +67,8 @@ at::Tensor cut_mask(Cut cut, int64_t height, int64_t width, at::Generator& gen) 
       m.index_put_({Slice(), Slice(), Slice(height / 2), Slice()}, 1.0);
       break;
     case Cut::Square: {
-      const int64_t sh = height / 2, sw = width / 2;
+      const int64_t sh = std::clamp<int64_t>(cut.square_side, 0, height);
+      const int64_t sw = std::clamp<int64_t>(cut.square_side, 0, width);
       const int64_t y0 = (height - sh) / 2, x0 = (width - sw) / 2;
       m.index_put_({Slice(), Slice(), Slice(y0, y0 + sh), Slice(x0, x0 + sw)}, 1.0);
       break;

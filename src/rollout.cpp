@@ -24,7 +24,8 @@ at::Tensor run_steps(NCAModel& model, at::Tensor x, int first_step, int steps, a
   return x;
 }
 
-RegenResult regenerate(NCAModel& model, const at::Tensor& target, Cut cut, int at, int steps,
+RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec& cut, int at,
+                       int steps,
                        at::Generator& gen, const RunOptions& options, const FrameSink& sink) {
   const auto device = model->parameters().front().device();
   const auto t = target.to(device);
@@ -35,13 +36,17 @@ RegenResult regenerate(NCAModel& model, const at::Tensor& target, Cut cut, int a
   x = run_steps(model, x, 0, at, gen, options, sink);
   RegenResult r;
   r.loss_before_cut = loss(x);
-  x = x * (1.0 - cut_mask(cut, h, w, gen).to(device));
+  const auto mask = cut_mask(cut, h, w, gen).to(device);
+  r.cells_removed = (x.select(1, 3).unsqueeze(1) > 0.1).logical_and(mask > 0).sum().item<int64_t>();
+  x = x * (1.0 - mask);
   r.loss_after_cut = loss(x);
   // The cut state replaces the last frame: the sink sees the damage before the healing.
   x = run_steps(model, x, at, steps, gen, options, sink);
   r.loss_end = loss(x);
   const double removed = r.loss_after_cut - r.loss_before_cut;
-  r.recovered = removed != 0 ? (r.loss_after_cut - r.loss_end) / removed
+  // Faint cells below the alive threshold move the loss a little even when nothing living was
+  // cut; a ratio of such changes means nothing.
+  r.recovered = removed > 0 && r.cells_removed > 0 ? (r.loss_after_cut - r.loss_end) / removed
                              : std::numeric_limits<double>::quiet_NaN();
   return r;
 }

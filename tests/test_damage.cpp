@@ -53,17 +53,35 @@ TEST_CASE("named cuts remove exactly the cells they name") {
   CHECK(top[0][0][3][9].item<float>() == 1.0f);
   CHECK(top[0][0][4][0].item<float>() == 0.0f);
   CHECK(torch::equal(top + nca::cut_mask(nca::Cut::Bottom, h, w, gen), torch::ones({1, 1, h, w})));
-  auto square = nca::cut_mask(nca::Cut::Square, h, w, gen);
-  CHECK(count(square) == 4 * 5);
-  // Rows 2..5 (y0 = (8-4)/2), cols 2..6 (x0 = (10-5)/2).
-  CHECK(square[0][0][1][2].item<float>() == 0.0f);
+  // A 4-cell square on 8 x 10: rows 2..5 (y0 = (8-4)/2), cols 3..6 (x0 = (10-4)/2).
+  auto square = nca::cut_mask(nca::CutSpec(nca::Cut::Square, 4), h, w, gen);
+  CHECK(count(square) == 4 * 4);
+  CHECK(square[0][0][1][3].item<float>() == 0.0f);
   CHECK(square[0][0][2][7].item<float>() == 0.0f);
   CHECK(square[0][0][6][4].item<float>() == 0.0f);
-  CHECK(square.index({0, 0, torch::indexing::Slice(2, 6), torch::indexing::Slice(2, 7)})
+  CHECK(square.index({0, 0, torch::indexing::Slice(2, 6), torch::indexing::Slice(3, 7)})
             .min()
             .item<float>() == 1.0f);
+  // Larger than the grid: clipped to it.
+  CHECK(count(nca::cut_mask(nca::CutSpec(nca::Cut::Square, 40), h, w, gen)) == h * w);
   auto circle = nca::cut_mask(nca::Cut::Circle, 32, 32, gen);
   CHECK(count(circle) > 0);
+}
+
+TEST_CASE("--cut square is Distill's centred 16x16 square: cells 28-43 on the 72x72 grid") {
+  auto gen = at::detail::createCPUGenerator(0);
+  auto m = nca::cut_mask(nca::Cut::Square, 72, 72, gen);
+  CHECK(m.sum().item<float>() == 16 * 16);
+  using torch::indexing::Slice;
+  CHECK(m.index({0, 0, Slice(28, 44), Slice(28, 44)}).min().item<float>() == 1.0f);
+  CHECK(m[0][0][27][30].item<float>() == 0.0f);
+  CHECK(m[0][0][44][30].item<float>() == 0.0f);
+  CHECK(m[0][0][30][27].item<float>() == 0.0f);
+  CHECK(m[0][0][30][44].item<float>() == 0.0f);
+  // Centred likewise on another grid: 40 x 64 -> rows 12..27, columns 24..39.
+  auto r = nca::cut_mask(nca::Cut::Square, 40, 64, gen);
+  CHECK(r.sum().item<float>() == 16 * 16);
+  CHECK(r.index({0, 0, Slice(12, 28), Slice(24, 40)}).min().item<float>() == 1.0f);
 }
 
 TEST_CASE("cut names parse, unknown names are a usage error") {

@@ -35,7 +35,9 @@ TEST_CASE("regenerate measures the loss around the cut, and recovered follows it
   CHECK(r.loss_after_cut == Approx(100 * 0.64 / 400.0));
   CHECK(r.loss_end == Approx(r.loss_after_cut));
   CHECK(r.recovered == Approx(0.0));
+  CHECK(r.cells_removed == 1);  // the seed cell
   // The left half does not touch the seed: the cut changes nothing and recovered is undefined.
   auto left = nca::regenerate(model, target, nca::Cut::Left, 3, 2, gen, {}, {});
   CHECK(std::isnan(left.recovered));
+  CHECK(left.cells_removed == 0);
 }

@@ -32,13 +32,15 @@ struct RegenResult {
   double loss_after_cut = 0;   // right after the cut
   double loss_end = 0;         // after the steps that follow
   // (after_cut - end) / (after_cut - before): 1 = fully healed, 0 = no better than right after
-  // the cut; NaN when the cut changed nothing.
+  // the cut; NaN when the cut removed no living cell or did not raise the loss.
   double recovered = 0;
+  int64_t cells_removed = 0;  // living cells (alpha > 0.1) the cut took away
 };
 
 // Grows from a seed for `at` steps, removes the cells of `cut`, runs `steps` more. `target` is
 // 4 x H x W and sets the grid.
-RegenResult regenerate(NCAModel& model, const at::Tensor& target, Cut cut, int at, int steps,
+RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec& cut, int at,
+                       int steps,
                        at::Generator& gen, const RunOptions& options, const FrameSink& sink);
 
 }  // namespace nca

@@ -70,7 +70,9 @@ void FrameWriter::write(int step, const at::Tensor& state) {
   const RgbImage frame = upscale(render_rgb(state), scale_);
   save_png((fs::path(out_dir_) / fmt::format("frame_{:05d}.png", step)).string(), frame);
   gif_->add_frame(frame);
-  ++frames_;
+  ++gif_frames_;
+  if (step != last_step_) ++frames_;
+  last_step_ = step;
 }
 
 void FrameWriter::finish() { gif_->close(); }

@@ -50,7 +50,9 @@ class FrameWriter {
               int scale, int delay_cs);
   void write(int step, const at::Tensor& state);
   void finish();  // closes the GIF
+  // PNG files written: a step written twice (regen's cut) replaces its file.
   int frames() const { return frames_; }
+  int gif_frames() const { return gif_frames_; }
   const std::string& gif_path() const { return gif_path_; }
 
  private:
@@ -58,6 +60,8 @@ class FrameWriter {
   int scale_;
   std::unique_ptr<GifWriter> gif_;
   int frames_ = 0;
+  int gif_frames_ = 0;
+  int last_step_ = -1;
 };
 
 // Validates a positive integer option with a readable message.

@@ -17,9 +17,36 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Below this, regen explains why the pattern did not heal (the shipped regenerating lizard
+// recovers about 1.0 from Distill's cuts).
+constexpr double kPoorRecovery = 0.9;
+
+// The experiment a checkpoint was trained with, from its resolved config ("" if not recorded).
+std::string trained_experiment(const CheckpointInfo& info) {
+  const std::string key = "experiment = \"";
+  const size_t at = info.train_config.find(key);
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size(), to = info.train_config.find('"', from);
+  return to == std::string::npos ? "" : info.train_config.substr(from, to - from);
+}
+
+// Why recovery was poor, in words a user can act on.
+std::string poor_recovery_hint(const std::string& experiment, int steps) {
+  if (!experiment.empty() && experiment != "regenerating")
+    return "hint: this model was trained with experiment '" + experiment +
+           "', which never sees damage; models trained with --experiment regenerating heal "
+           "cuts (the shipped data/models/lizard-regenerating.pt, the default, does)";
+  return fmt::format(
+      "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
+      "larger cut may be beyond the model, or {} steps too few; try --steps 500 or a smaller "
+      "cut (--cut square is Distill's 16x16)",
+      steps);
+}
+
 int regen(int argc, char** argv) {
   RunModelOptions o;
   std::string cut_name = "half";
+  int64_t cut_size = kDistillSquareSide;
   int at = 200, steps = 300;
   CLI::App app(
       "Grow from a seed, cut part of the pattern away at step --at, keep running, and\n"
@@ -28,12 +55,21 @@ int regen(int argc, char** argv) {
       "nca regen");
   app.get_formatter()->column_width(30);
   add_run_model_options(app, o, "lizard-regenerating.pt", "regen");
-  app.add_option("--cut", cut_name, "half | left | right | top | bottom | square | circle")
+  app.add_option("--cut", cut_name,
+                 "half (= right) | left | right | top | bottom | square (Distill's centred "
+                 "16x16 square: cells 28-43 on the 72x72 grid) | circle (random, as in training)")
       ->capture_default_str();
+  auto* cut_size_opt =
+      app.add_option("--cut-size", cut_size, "Side of the centred square of --cut square, cells")
+          ->capture_default_str();
   app.add_option("--at", at, "Step at which to cut")->capture_default_str();
   app.add_option("--steps", steps, "Steps to run after the cut")->capture_default_str();
   if (!parse(app, argc, argv)) return 0;
   const Cut cut = parse_cut(cut_name);
+  if (cut_size_opt->count() > 0 && cut != Cut::Square)
+    throw UsageError("--cut-size sets the side of --cut square; --cut " + cut_name +
+                     " has no size");
+  require_positive("--cut-size", cut_size);
   require_positive("--at", at);
   require_positive("--steps", steps);
   require_positive("--every", o.every);
@@ -48,24 +84,40 @@ int regen(int argc, char** argv) {
     throw std::runtime_error("model '" + m.path + "' holds no target to measure the loss against");
   const auto h = static_cast<int>(m.info.target.size(1)),
              w = static_cast<int>(m.info.target.size(2));
+  if (cut == Cut::Square && (cut_size > h || cut_size > w))
+    throw UsageError(fmt::format("--cut-size {} does not fit the {}x{} grid", cut_size, h, w));
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "regen.gif").string() : o.gif;
   FrameWriter frames(o.out, gif, w, h, o.scale, o.delay_cs);
+  const std::string cut_text =
+      cut == Cut::Square ? fmt::format("a centred {0}x{0} square", cut_size) : to_string(cut);
   spdlog::info("regen {}: grow {} steps, cut {}, run {} more ({}x{} grid, {})", m.path, at,
-               to_string(cut), steps, h, w, device.str());
+               cut_text, steps, h, w, device.str());
 
   auto gen = at::detail::createCPUGenerator(o.seed);
   RunOptions ro;
   ro.every = o.every;
   ro.backend = parse_backend(o.backend);
   const RegenResult r =
-      regenerate(m.model, m.info.target, cut, at, steps, gen, ro,
+      regenerate(m.model, m.info.target, CutSpec(cut, cut_size), at, steps, gen, ro,
                  [&](int step, const at::Tensor& state) { frames.write(step, state); });
   frames.finish();
-  spdlog::info("wrote {} frames to {}/ and {}", frames.frames(), o.out, frames.gif_path());
+  spdlog::info("wrote {} frames to {} and {} ({} frames: step {} before and after the cut)",
+               frames.frames(), o.out, frames.gif_path(), frames.gif_frames(), at);
   std::printf("loss before cut (step %d)  %.6f\n", at, r.loss_before_cut);
-  std::printf("loss after cut            %.6f\n", r.loss_after_cut);
+  std::printf("loss after cut            %.6f  (%ld living cells removed)\n", r.loss_after_cut,
+              static_cast<long>(r.cells_removed));
   std::printf("loss at end (step %d)     %.6f\n", at + steps, r.loss_end);
-  std::printf("recovered=%.4f\n", r.recovered);
+  if (std::isnan(r.recovered)) {
+    std::printf("recovered=n/a (%s)\n",
+                r.cells_removed == 0
+                    ? "the cut removed no living cell: there was nothing to recover"
+                    : "the cut did not raise the loss: the cells it removed were not part of "
+                      "the target");
+  } else {
+    std::printf("recovered=%.4f\n", r.recovered);
+    if (r.recovered < kPoorRecovery)
+      std::printf("%s\n", poor_recovery_hint(trained_experiment(m.info), steps).c_str());
+  }
   return 0;
 }
 

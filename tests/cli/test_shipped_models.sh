@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The shipped models in data/models/ do what they were trained for: the regenerating lizard heals
-# a cut-off right half (recovered >= 0.9 after 300 steps) and the persistent lizard keeps its
+# a cut-off right half and Distill's centred 16x16 square (recovered >= 0.9 after 300 steps) and the persistent lizard keeps its
 # shape (loss at step 1000 within 2x of the loss at step 200). Fixed seeds.
 source "$(dirname "$0")/lib.sh"
 cd "$SRC" || exit 1
@@ -11,6 +11,14 @@ out=$WORK
 cat "$out/regen.txt"
 rec=$(sed -n 's/^recovered=//p' "$out/regen.txt")
 check "regen --cut half: recovered=$rec >= 0.9" awk -v r="$rec" 'BEGIN {exit !(r >= 0.9)}'
+
+# Distill's centred 16x16 square heals too (a 36x36 one, what --cut square used to be, does not).
+"$NCA" regen --cut square --at 200 --steps 300 --every 50 --seed 0 --out "$out/square" \
+  >"$out/square.txt" 2>/dev/null || fail "regen --cut square on the shipped regenerating model"
+cat "$out/square.txt"
+check "regen --cut square: 211 living cells removed" grep -q "(211 living cells removed)" "$out/square.txt"
+rec=$(sed -n 's/^recovered=//p' "$out/square.txt")
+check "regen --cut square: recovered=$rec >= 0.9" awk -v r="$rec" 'BEGIN {exit !(r >= 0.9)}'
 
 "$NCA" grow --steps 1000 --every 100 --seed 0 --out "$out/grow" >/dev/null ||
   fail "grow on the shipped persistent model"
