@@ -1,15 +1,53 @@
 // Shared by grow and regen: model loading with the shipped default, and frame output.
 #include "frames.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <regex>
 
 #include <fmt/format.h>
 
 #include "nca/errors.h"
+#include "nca/plot.h"
 
 namespace nca::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with_ci(const std::string& s, const std::string& suffix) {
+  if (s.size() < suffix.size()) return false;
+  return std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == b;
+  });
+}
+
+// A frame nca wrote: the name FrameWriter gives, a regular file (not a link), PNG bytes.
+bool is_old_frame(const fs::directory_entry& e) {
+  static const std::regex name("frame_[0-9]{5,}\\.png");
+  std::error_code ec;
+  if (!std::regex_match(e.path().filename().string(), name) || !e.is_regular_file(ec) ||
+      e.is_symlink(ec))
+    return false;
+  static const char kPng[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
+  char head[8] = {};
+  std::ifstream in(e.path(), std::ios::binary);
+  return in.read(head, 8) && std::equal(head, head + 8, kPng);
+}
+
+// Step numbers in a corner: a frame of a long video says where it is.
+void draw_step(RgbImage& img, int step) {
+  static const uint8_t kInk[3] = {60, 60, 60};
+  const int scale = std::max(1, img.height / 120);
+  const int margin = 2 * scale;
+  draw_text(img, margin, img.height - margin - 7 * scale, "step " + std::to_string(step), kInk,
+            scale);
+}
+
+}  // namespace
 
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
                            const std::string& default_out) {
@@ -23,12 +61,21 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
   app.add_option("--scale", o.scale, "Upscale frames K times (crisp pixels)")
       ->capture_default_str();
   app.add_option("--gif-delay", o.delay_cs, "GIF time per frame in 1/100 s")->capture_default_str();
+  app.add_flag("--step-counter", o.step_counter, "Write the step number into each frame");
   app.add_option("--seed", o.seed, "Seed of the fire masks (and of a random cut)")
       ->capture_default_str();
   app.add_option("--device", o.device, "auto | cpu | cuda | cuda:K")->capture_default_str();
   app.add_option("--backend", o.backend, "auto | torch | fast (auto: fast on the CPU, same results)")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
+}
+
+void check_run_model_options(const RunModelOptions& o) {
+  require_positive("--every", o.every);
+  require_positive("--scale", o.scale);
+  require_positive("--gif-delay", o.delay_cs);
+  if (!o.gif.empty() && !ends_with_ci(o.gif, ".gif"))
+    throw UsageError("--gif '" + excerpt(o.gif) + "': a GIF path must end in .gif");
 }
 
 void require_positive(const char* flag, int64_t value) {
@@ -56,18 +103,29 @@ LoadedModel load_for_running(const std::string& path, const c10::Device& device)
 }
 
 FrameWriter::FrameWriter(const std::string& out_dir, const std::string& gif_path, int width,
-                         int height, int scale, int delay_cs)
-    : out_dir_(out_dir), gif_path_(gif_path), scale_(scale) {
+                         int height, const RunModelOptions& o)
+    : out_dir_(out_dir), gif_path_(gif_path), scale_(o.scale), step_counter_(o.step_counter) {
   std::error_code ec;
   fs::create_directories(out_dir_, ec);
   if (ec || !fs::is_directory(out_dir_, ec))
     throw std::runtime_error("cannot create output folder '" + out_dir_ +
                              "': " + (ec ? ec.message() : "not a directory"));
-  gif_ = std::make_unique<GifWriter>(gif_path_, width * scale, height * scale, delay_cs);
+  gif_ = std::make_unique<GifWriter>(gif_path_, width * scale_, height * scale_, o.delay_cs);
+  // An earlier run's frames beside the new ones would mix two runs in any video made of them.
+  std::vector<fs::path> old;
+  for (fs::directory_iterator it(out_dir_, ec), end; !ec && it != end; it.increment(ec))
+    if (is_old_frame(*it)) old.push_back(it->path());
+  if (ec) throw std::runtime_error("cannot list output folder '" + out_dir_ + "': " + ec.message());
+  for (const auto& p : old) {
+    if (!fs::remove(p, ec) && ec)
+      throw std::runtime_error("cannot remove old frame '" + p.string() + "': " + ec.message());
+    ++removed_;
+  }
 }
 
 void FrameWriter::write(int step, const at::Tensor& state) {
-  const RgbImage frame = upscale(render_rgb(state), scale_);
+  RgbImage frame = upscale(render_rgb(state), scale_);
+  if (step_counter_) draw_step(frame, step);
   save_png((fs::path(out_dir_) / fmt::format("frame_{:05d}.png", step)).string(), frame);
   gif_->add_frame(frame);
   ++gif_frames_;

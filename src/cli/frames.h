@@ -21,15 +21,21 @@ struct RunModelOptions {
   int every = 1;      // keep every K-th frame
   int scale = 4;      // upscaling factor of frames
   int delay_cs = 4;   // GIF time per frame, hundredths of a second
+  bool step_counter = false;  // draw the step number into each frame
   uint64_t seed = 0;  // fire masks (and random cuts)
   std::string device = "auto";
   std::string backend = "auto";  // auto | torch | fast
   int threads = 0;
 };
 
-// Adds --model --out --gif --every --scale --gif-delay --seed --device --backend --threads.
+// Adds --model --out --gif --every --scale --gif-delay --step-counter --seed --device --backend
+// --threads.
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
                            const std::string& default_out);
+
+// Checks what add_run_model_options parsed: positive numbers, a --gif path ending in .gif.
+// Throws UsageError.
+void check_run_model_options(const RunModelOptions& o);
 
 // The model path to use: o.model (a file or run directory) or the shipped default, found
 // relative to the working directory or to the source tree nca was built from.
@@ -43,21 +49,26 @@ struct LoadedModel {
 // Loads, checks and moves to `device`.
 LoadedModel load_for_running(const std::string& path, const c10::Device& device);
 
-// Writes frame_NNNNN.png files and a GIF of the same frames; errors name the path.
+// Writes frame_NNNNN.png files and a GIF of the same frames; errors name the path. Frames an
+// earlier run left in out_dir (regular files named frame_NNNNN.png holding a PNG) are removed
+// first, so the folder holds one run; nothing else there is touched.
 class FrameWriter {
  public:
   FrameWriter(const std::string& out_dir, const std::string& gif_path, int width, int height,
-              int scale, int delay_cs);
+              const RunModelOptions& o);
   void write(int step, const at::Tensor& state);
   void finish();  // closes the GIF
   // PNG files written: a step written twice (regen's cut) replaces its file.
   int frames() const { return frames_; }
   int gif_frames() const { return gif_frames_; }
   const std::string& gif_path() const { return gif_path_; }
+  int removed_old_frames() const { return removed_; }
 
  private:
   std::string out_dir_, gif_path_;
   int scale_;
+  bool step_counter_;
+  int removed_ = 0;
   std::unique_ptr<GifWriter> gif_;
   int frames_ = 0;
   int gif_frames_ = 0;

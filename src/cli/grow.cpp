@@ -1,7 +1,6 @@
 // `nca grow`: grow from one seed cell and write the frames and a GIF.
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +9,7 @@
 #include "commands.h"
 #include "common.h"
 #include "frames.h"
+#include "nca/atomic_file.h"
 #include "nca/errors.h"
 #include "nca/rollout.h"
 
@@ -45,9 +45,7 @@ int grow(int argc, char** argv) {
       ->capture_default_str();
   if (!parse(app, argc, argv)) return 0;
   require_positive("--steps", steps);
-  require_positive("--every", o.every);
-  require_positive("--scale", o.scale);
-  require_positive("--gif-delay", o.delay_cs);
+  check_run_model_options(o);
   if (steps > 100000) throw UsageError("--steps must be at most 100000");
 
   const auto device = select_device(o.device);
@@ -63,12 +61,10 @@ int grow(int argc, char** argv) {
   const bool measure = target.defined() && target.size(1) == h && target.size(2) == w;
 
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "growth.gif").string() : o.gif;
-  FrameWriter frames(o.out, gif, static_cast<int>(w), static_cast<int>(h), o.scale, o.delay_cs);
-  std::ofstream csv;
-  if (measure) {
-    csv.open(fs::path(o.out) / "loss.csv", std::ios::trunc);
-    csv << "step,loss\n";
-  }
+  FrameWriter frames(o.out, gif, static_cast<int>(w), static_cast<int>(h), o);
+  if (frames.removed_old_frames() > 0)
+    spdlog::info("removed {} frames of an earlier run from {}", frames.removed_old_frames(), o.out);
+  std::string csv = "step,loss\n";
   const at::Tensor t = measure ? target.to(device) : at::Tensor();
   spdlog::info("growing {} for {} steps on a {}x{} grid ({})", m.path, steps, h, w, device.str());
 
@@ -83,11 +79,11 @@ int grow(int argc, char** argv) {
     frames.write(step, state);
     if (measure) {
       last_loss = per_sample_loss(state, t).item<double>();
-      csv << step << ',' << fmt::format("{:.9g}", last_loss) << '\n';
+      csv += fmt::format("{},{:.9g}\n", step, last_loss);
     }
   });
   frames.finish();
-  if (measure && !csv) throw std::runtime_error("cannot write loss.csv in '" + o.out + "'");
+  if (measure) write_text_atomically((fs::path(o.out) / "loss.csv").string(), csv);
   spdlog::info("wrote {} frames to {}/ and {}", frames.frames(), o.out, frames.gif_path());
   if (measure) spdlog::info("loss to the target at step {}: {:.6f}", steps, last_loss);
   return 0;

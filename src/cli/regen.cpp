@@ -72,9 +72,7 @@ int regen(int argc, char** argv) {
   require_positive("--cut-size", cut_size);
   require_positive("--at", at);
   require_positive("--steps", steps);
-  require_positive("--every", o.every);
-  require_positive("--scale", o.scale);
-  require_positive("--gif-delay", o.delay_cs);
+  check_run_model_options(o);
   if (at > 100000 || steps > 100000) throw UsageError("--at and --steps must be at most 100000");
 
   const auto device = select_device(o.device);
@@ -87,7 +85,9 @@ int regen(int argc, char** argv) {
   if (cut == Cut::Square && (cut_size > h || cut_size > w))
     throw UsageError(fmt::format("--cut-size {} does not fit the {}x{} grid", cut_size, h, w));
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "regen.gif").string() : o.gif;
-  FrameWriter frames(o.out, gif, w, h, o.scale, o.delay_cs);
+  FrameWriter frames(o.out, gif, w, h, o);
+  if (frames.removed_old_frames() > 0)
+    spdlog::info("removed {} frames of an earlier run from {}", frames.removed_old_frames(), o.out);
   const std::string cut_text =
       cut == Cut::Square ? fmt::format("a centred {0}x{0} square", cut_size) : to_string(cut);
   spdlog::info("regen {}: grow {} steps, cut {}, run {} more ({}x{} grid, {})", m.path, at,

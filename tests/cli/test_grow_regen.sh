@@ -14,6 +14,26 @@ check "grow: frames are 24x24" test "$("$PROBE" png g/frame_00003.png)" = "24 24
 check "grow: GIF is 24x24 with 5 frames" test "$("$PROBE" gif g/growth.gif)" = "24 24 5"
 check "grow: loss.csv has a row per frame" test "$(tail -n +2 g/loss.csv | cut -d, -f1 | tr '\n' ' ')" = "0 3 6 9 10 "
 
+# Into a folder holding an earlier run's frames: those go (the folder holds one run), nothing else
+# does: not other files, not a file named like a frame that is not a PNG, not a link.
+touch g/notes.txt g/keep.png
+echo "not a png" >g/frame_00077.png
+ln -s frame_00003.png g/frame_00100.png
+"$NCA" grow --model run --steps 4 --every 2 --scale 2 --out g >grow2.txt 2>&1 || fail "grow again"
+check "grow again: says it removed the 5 old frames" grep -q "removed 5 frames of an earlier run from g" grow2.txt
+check "grow again: only this run's frames and the non-PNG" \
+  test "$(cd g && ls frame_* | tr '\n' ' ')" = "frame_00000.png frame_00002.png frame_00004.png frame_00077.png frame_00100.png "
+check "grow again: other files stay" test -f g/notes.txt -a -f g/keep.png
+check "grow again: the link stays a link" test -L g/frame_00100.png
+check "grow again: GIF has this run's 3 frames" test "$("$PROBE" gif g/growth.gif)" = "24 24 3"
+
+# --step-counter writes the step into the frame: the seed frame differs from one without it.
+"$NCA" grow --model run --steps 2 --scale 8 --out sc --step-counter >/dev/null 2>&1 ||
+  fail "grow --step-counter"
+"$NCA" grow --model run --steps 2 --scale 8 --out nc >/dev/null 2>&1 || fail "grow without counter"
+check "grow --step-counter: frames differ" bash -c "! cmp -s sc/frame_00000.png nc/frame_00000.png"
+check "grow --step-counter: frames stay 96x96" test "$("$PROBE" png sc/frame_00002.png)" = "96 96"
+
 # A larger grid than the model was trained on (height x width), and a named GIF.
 "$NCA" grow --model run/model.pt --steps 4 --grid 20x30 --scale 1 --out big --gif big.gif \
   --angle 45 >/dev/null || fail "grow --grid"
@@ -50,6 +70,9 @@ expect 2 "--steps must be positive, got 0" -- grow --model run --steps 0
 expect 2 "--grid 'abc': expected N or HxW" -- grow --model run --grid abc
 expect 2 "--grid must be between 3 and 4096" -- grow --model run --grid 9999
 expect 2 "unknown cut 'diagonal'" -- regen --model run --cut diagonal
+expect 2 "--gif 'x.mp4': a GIF path must end in .gif" -- grow --model run --steps 2 --gif x.mp4
+check "--gif x.mp4: nothing written" test ! -e x.mp4
+expect 2 "--gif 'r.png': a GIF path must end in .gif" -- regen --model run --gif r.png
 expect 1 "cannot load model 'nope.pt': no such file" -- grow --model nope.pt
 touch a-file
 expect 1 "cannot create output folder 'a-file/x'" -- grow --model run --steps 2 --out a-file/x
