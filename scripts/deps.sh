@@ -15,7 +15,8 @@
 # installed by the test itself with npm ci) and python3-torch (loading the TorchScript export).
 set -euo pipefail
 
-build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libstb-dev catch2 libgif-dev)
+build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libstb-dev catch2 libgif-dev
+  libavcodec-dev libavformat-dev libswscale-dev libavutil-dev)
 packages=("${build[@]}" libtorch-dev chromium python3-torch)
 need_node=true
 cuda=false

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "nca/errors.h"
 #include "nca/plot.h"
@@ -57,6 +58,9 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
       "Model file or run directory (default: the shipped data/models/" + default_model + ")");
   app.add_option("--out", o.out, "Folder for the PNG frames and the GIF")->capture_default_str();
   app.add_option("--gif", o.gif, "GIF path (default: in --out)");
+  app.add_option("--video", o.video,
+                 "Also write the frames as an MP4 video (H.264), at the GIF's frame time")
+      ->type_name("OUT.mp4");
   app.add_option("--every", o.every, "Keep every K-th frame")->capture_default_str();
   app.add_option("--scale", o.scale, "Upscale frames K times (crisp pixels)")
       ->capture_default_str();
@@ -76,6 +80,8 @@ void check_run_model_options(const RunModelOptions& o) {
   require_positive("--gif-delay", o.delay_cs);
   if (!o.gif.empty() && !ends_with_ci(o.gif, ".gif"))
     throw UsageError("--gif '" + excerpt(o.gif) + "': a GIF path must end in .gif");
+  if (!o.video.empty() && !ends_with_ci(o.video, ".mp4"))
+    throw UsageError("--video '" + excerpt(o.video) + "': a video path must end in .mp4");
 }
 
 void require_positive(const char* flag, int64_t value) {
@@ -111,6 +117,8 @@ FrameWriter::FrameWriter(const std::string& out_dir, const std::string& gif_path
     throw std::runtime_error("cannot create output folder '" + out_dir_ +
                              "': " + (ec ? ec.message() : "not a directory"));
   gif_ = std::make_unique<GifWriter>(gif_path_, width * scale_, height * scale_, o.delay_cs);
+  if (!o.video.empty())
+    video_ = std::make_unique<VideoWriter>(o.video, width * scale_, height * scale_, o.delay_cs);
   // An earlier run's frames beside the new ones would mix two runs in any video made of them.
   std::vector<fs::path> old;
   for (fs::directory_iterator it(out_dir_, ec), end; !ec && it != end; it.increment(ec))
@@ -128,11 +136,22 @@ void FrameWriter::write(int step, const at::Tensor& state) {
   if (step_counter_) draw_step(frame, step);
   save_png((fs::path(out_dir_) / fmt::format("frame_{:05d}.png", step)).string(), frame);
   gif_->add_frame(frame);
+  if (video_) video_->add_frame(frame);
   ++gif_frames_;
   if (step != last_step_) ++frames_;
   last_step_ = step;
 }
 
-void FrameWriter::finish() { gif_->close(); }
+void log_video(const FrameWriter& frames) {
+  const VideoWriter* v = frames.video();
+  if (!v) return;
+  spdlog::info("wrote {} ({}, {} frames, {}x{})", v->path(), v->codec_name(), v->frames(),
+               v->width(), v->height());
+}
+
+void FrameWriter::finish() {
+  gif_->close();
+  if (video_) video_->close();
+}
 
 }  // namespace nca::cli

@@ -10,6 +10,7 @@
 #include "nca/checkpoint.h"
 #include "nca/image_io.h"
 #include "nca/model.h"
+#include "nca/video.h"
 
 namespace nca::cli {
 
@@ -18,6 +19,7 @@ struct RunModelOptions {
   std::string model;  // model file or run directory ("" = the shipped default)
   std::string out;    // folder for frames and the GIF
   std::string gif;    // GIF path ("" = <out>/<default name>)
+  std::string video;  // MP4 path ("" = none)
   int every = 1;      // keep every K-th frame
   int scale = 4;      // upscaling factor of frames
   int delay_cs = 4;   // GIF time per frame, hundredths of a second
@@ -28,12 +30,13 @@ struct RunModelOptions {
   int threads = 0;
 };
 
-// Adds --model --out --gif --every --scale --gif-delay --step-counter --seed --device --backend
+// Adds --model --out --gif --video --every --scale --gif-delay --step-counter --seed --device --backend
 // --threads.
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
                            const std::string& default_out);
 
-// Checks what add_run_model_options parsed: positive numbers, a --gif path ending in .gif.
+// Checks what add_run_model_options parsed: positive numbers, a --gif path ending in .gif, a
+// --video path ending in .mp4.
 // Throws UsageError.
 void check_run_model_options(const RunModelOptions& o);
 
@@ -57,12 +60,13 @@ class FrameWriter {
   FrameWriter(const std::string& out_dir, const std::string& gif_path, int width, int height,
               const RunModelOptions& o);
   void write(int step, const at::Tensor& state);
-  void finish();  // closes the GIF
+  void finish();  // closes the GIF and the video
   // PNG files written: a step written twice (regen's cut) replaces its file.
   int frames() const { return frames_; }
   int gif_frames() const { return gif_frames_; }
   const std::string& gif_path() const { return gif_path_; }
   int removed_old_frames() const { return removed_; }
+  const VideoWriter* video() const { return video_.get(); }
 
  private:
   std::string out_dir_, gif_path_;
@@ -70,10 +74,14 @@ class FrameWriter {
   bool step_counter_;
   int removed_ = 0;
   std::unique_ptr<GifWriter> gif_;
+  std::unique_ptr<VideoWriter> video_;  // null without --video
   int frames_ = 0;
   int gif_frames_ = 0;
   int last_step_ = -1;
 };
+
+// Logs where the video went and how it was encoded (nothing without --video).
+void log_video(const FrameWriter& frames);
 
 // Validates a positive integer option with a readable message.
 void require_positive(const char* flag, int64_t value);

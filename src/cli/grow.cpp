@@ -83,6 +83,7 @@ int grow(int argc, char** argv) {
     }
   });
   frames.finish();
+  log_video(frames);
   if (measure) write_text_atomically((fs::path(o.out) / "loss.csv").string(), csv);
   spdlog::info("wrote {} frames to {}/ and {}", frames.frames(), o.out, frames.gif_path());
   if (measure) spdlog::info("loss to the target at step {}: {:.6f}", steps, last_loss);

@@ -101,6 +101,7 @@ int regen(int argc, char** argv) {
       regenerate(m.model, m.info.target, CutSpec(cut, cut_size), at, steps, gen, ro,
                  [&](int step, const at::Tensor& state) { frames.write(step, state); });
   frames.finish();
+  log_video(frames);
   spdlog::info("wrote {} frames to {} and {} ({} frames: step {} before and after the cut)",
                frames.frames(), o.out, frames.gif_path(), frames.gif_frames(), at);
   std::printf("loss before cut (step %d)  %.6f\n", at, r.loss_before_cut);

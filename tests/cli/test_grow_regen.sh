@@ -34,6 +34,19 @@ check "grow again: GIF has this run's 3 frames" test "$("$PROBE" gif g/growth.gi
 check "grow --step-counter: frames differ" bash -c "! cmp -s sc/frame_00000.png nc/frame_00000.png"
 check "grow --step-counter: frames stay 96x96" test "$("$PROBE" png sc/frame_00002.png)" = "96 96"
 
+# --video: an MP4 of the same frames, decoded back through libavformat/libavcodec.
+"$NCA" grow --model run --steps 10 --every 3 --scale 2 --out gv --video gv.mp4 >gv.txt 2>&1 ||
+  fail "grow --video"
+check "grow --video: 24x24, 5 frames, H.264" test "$("$PROBE" video gv.mp4)" = "24 24 5 h264"
+check "grow --video: says what it wrote" grep -q "wrote gv.mp4 (libx264, 5 frames, 24x24)" gv.txt
+check "grow --video: no temporary file left" test "$(ls | grep -c 'gv.mp4')" -eq 1
+"$NCA" regen --model run --at 5 --steps 6 --scale 2 --out rv --cut half --video rv.mp4 \
+  >/dev/null 2>&1 || fail "regen --video"
+check "regen --video: the GIF's 13 frames" test "$("$PROBE" video rv.mp4)" = "24 24 13 h264"
+expect 2 "--video 'v.gif': a video path must end in .mp4" -- grow --model run --video v.gif
+expect 1 "cannot write video 'no/such/v.mp4': folder 'no/such' does not exist" -- \
+  grow --model run --steps 2 --video no/such/v.mp4
+
 # A larger grid than the model was trained on (height x width), and a named GIF.
 "$NCA" grow --model run/model.pt --steps 4 --grid 20x30 --scale 1 --out big --gif big.gif \
   --angle 45 >/dev/null || fail "grow --grid"

@@ -1,7 +1,8 @@
 // Test-only probe for the command-line tests: reports image and GIF sizes as the library's own
-// decoders (stb_image, giflib) read them, so shell tests need no image tools.
+// decoders (stb_image, giflib, FFmpeg) read them, so shell tests need no image tools.
 //   nca_probe png FILE   ->  WIDTH HEIGHT
 //   nca_probe gif FILE   ->  WIDTH HEIGHT FRAMES
+//   nca_probe video FILE ->  WIDTH HEIGHT FRAMES CODEC (every frame decoded by libavcodec)
 //   nca_probe model FILE ->  ITERATION (after loading the whole checkpoint, every tensor checked)
 //   nca_probe pool FILE  ->  ITERATION finite|NOT-FINITE (the pool.pt beside a model.pt)
 //   nca_probe make-png WxH FILE  writes a WxH RGBA PNG (a disc on transparency), for tests that
@@ -17,6 +18,7 @@
 
 #include "nca/checkpoint.h"
 #include "nca/image_io.h"
+#include "nca/video.h"
 
 int main(int argc, char** argv) {
   if (argc == 4 && std::strcmp(argv[1], "make-png") == 0) {
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
     return stbi_write_png(argv[3], w, h, 4, px.data(), w * 4) ? 0 : 1;
   }
   if (argc != 3) {
-    std::cerr << "usage: nca_probe png|gif|model|pool FILE, nca_probe make-png WxH FILE\n";
+    std::cerr << "usage: nca_probe png|gif|video|model|pool FILE, nca_probe make-png WxH FILE\n";
     return 2;
   }
   try {
@@ -44,6 +46,10 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[1], "gif") == 0) {
       const auto info = nca::read_gif_info(argv[2]);
       std::cout << info.width << ' ' << info.height << ' ' << info.frames << '\n';
+    } else if (std::strcmp(argv[1], "video") == 0) {
+      const auto info = nca::read_video_info(argv[2]);
+      std::cout << info.width << ' ' << info.height << ' ' << info.frames << ' ' << info.codec
+                << '\n';
     } else if (std::strcmp(argv[1], "model") == 0) {
       nca::CheckpointInfo info;
       nca::load_model(argv[2], &info);
