@@ -68,7 +68,7 @@ TEST_CASE("named cuts remove exactly the cells they name") {
   CHECK(count(circle) > 0);
 }
 
-TEST_CASE("--cut square is Distill's centred 16x16 square: cells 28-43 on the 72x72 grid") {
+TEST_CASE("cut square is Distill's centred 16x16 square: cells 28-43 on the 72x72 grid") {
   auto gen = at::detail::createCPUGenerator(0);
   auto m = nca::cut_mask(nca::Cut::Square, 72, 72, gen);
   CHECK(m.sum().item<float>() == 16 * 16);

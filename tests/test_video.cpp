@@ -36,7 +36,7 @@ TEST_CASE("an MP4 decodes back with every frame at its size, in H.264") {
   CHECK(info.codec == "h264");
 }
 
-TEST_CASE("odd sides get one more row or column; no file without close()") {
+TEST_CASE("odd sides get one more row or column, and no file without close()") {
   nca::test::TempDir dir;
   {
     nca::VideoWriter v(dir.file("odd.mp4"), 13, 7, 8);
