@@ -17,7 +17,9 @@ set -euo pipefail
 
 build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libstb-dev catch2 libgif-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev)
-packages=("${build[@]}" libtorch-dev chromium python3-torch)
+# Gloo (c10d's CPU transport) for the CPU LibTorch only: in Debian 13, libgloo-dev and
+# libtorch-cuda-dev cannot be installed together (apt removed libtorch-cuda-dev to install it).
+packages=("${build[@]}" libgloo-dev libtorch-dev chromium python3-torch)
 need_node=true
 cuda=false
 for arg in "$@"; do

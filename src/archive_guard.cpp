@@ -26,12 +26,6 @@ std::runtime_error foreign(const std::string& why) {
   return std::runtime_error("not an nca file: " + why);
 }
 
-// c10::Error messages carry a C++ backtrace; users need only the first line.
-std::string first_line(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
-  return msg.substr(0, msg.find('\n'));
-}
-
 // What torch writes for nca's archives, and nothing else. An archive carries TorchScript source
 // (code/*.py) that LibTorch's parser reads while loading, and that parser crashes on hostile
 // source (found by fuzzing: a SEGV in ScriptTypeParser::parseClassConstant). nca's files only

@@ -15,6 +15,7 @@
 
 #include "nca/archive_guard.h"
 #include "nca/atomic_file.h"
+#include "nca/errors.h"
 #include "nca/torch_compat.h"
 
 namespace nca {
@@ -22,18 +23,6 @@ namespace {
 
 std::runtime_error load_error(const std::string& path, const std::string& why) {
   return std::runtime_error("cannot load model '" + path + "': " + why);
-}
-
-// c10::Error messages carry a C++ backtrace; users need only the first line.
-std::string first_line(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
-  return msg.substr(0, msg.find('\n'));
-}
-std::string first_line(const std::exception& e) {
-  if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) return first_line(*c10);
-  std::string msg = e.what();
-  msg.erase(0, msg.find_first_not_of(" \n"));  // torch::jit::ErrorReport starts with a newline
-  return msg.substr(0, msg.find('\n'));
 }
 
 // A checkpoint holds 40 KB of weights and a target of at most kMaxGrid^2 cells; anything much

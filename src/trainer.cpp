@@ -152,8 +152,15 @@ IterationStats Trainer::step() {
     skip = "the loss is not finite";
   else if (!torch::isfinite(x.detach()).all().item<bool>())
     skip = "a state is not finite";
-  else if (!normalize_gradients(model_->parameters()))
-    skip = "a gradient is not finite";
+  if (hooks_) {
+    // Both collectives on every rank, whatever it found, so that they stay matched; after the
+    // reduction the gradients, and so the normalisation and the step, are the same everywhere.
+    if (!hooks_->agree(skip == nullptr) && !skip) skip = "another rank's loss or state is not finite";
+    std::vector<at::Tensor> grads;
+    for (const auto& p : model_->parameters()) grads.push_back(p.mutable_grad());
+    hooks_->reduce_gradients(grads);
+  }
+  if (!skip && !normalize_gradients(model_->parameters())) skip = "a gradient is not finite";
   if (!skip) {
     const auto saved = snapshot_optimizer();
     optimizer_->step();
@@ -168,7 +175,7 @@ IterationStats Trainer::step() {
   last_after_ = x.detach().cpu();
   IterationStats stats;
   stats.iteration = iteration_++;
-  stats.loss = loss.item<double>();
+  stats.loss = hooks_ ? hooks_->reduce_loss(loss.item<double>()) : loss.item<double>();
   stats.log10_loss = std::log10(stats.loss);
   stats.steps = steps;
   stats.lr = lr;

@@ -22,4 +22,8 @@ inline std::string excerpt(const std::string& s, size_t max = 60) {
   return s.size() > max ? out + "..." : out;
 }
 
+// The first line of an exception's message: c10::Error's carries a C++ backtrace and
+// torch::jit::ErrorReport's starts with a newline; users need the one line that says what.
+std::string first_line(const std::exception& e);
+
 }  // namespace nca

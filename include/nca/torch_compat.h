@@ -32,4 +32,13 @@ auto apply_autograd_function(Args&&... args) {
 #pragma GCC diagnostic pop
 }
 
+// TCPStore's libuv server is the default from LibTorch 2.4 on, but Debian's LibTorch 2.6 is built
+// without libuv (its own torchrun fails on that); the classic server exists in every version.
+// Chosen by whether the options have the field, so no c10d header is needed here.
+template <class TCPStoreOptions>
+auto tcp_store_without_libuv(TCPStoreOptions& o) -> decltype(o.useLibUV = false, void()) {
+  o.useLibUV = false;
+}
+inline void tcp_store_without_libuv(...) {}
+
 }  // namespace nca

@@ -37,6 +37,22 @@ struct IterationTrace {
   std::vector<at::Tensor> fire;   // one N x 1 x H x W fire mask per rollout step (CPU)
 };
 
+// What data-parallel training adds to an iteration (DESIGN §8), called by the trainer at fixed
+// points; a single process attaches none. Every rank makes the same calls in the same order
+// whatever its data, so that the collectives behind them match up.
+class IterationHooks {
+ public:
+  virtual ~IterationHooks() = default;
+  // True on every rank when `ok` is on every rank: one rank's non-finite loss or state skips
+  // the iteration everywhere.
+  virtual bool agree(bool ok) = 0;
+  // After backward, before the per-parameter normalisation: each gradient becomes the mean of
+  // the ranks' (so every rank takes the same optimiser step).
+  virtual void reduce_gradients(const std::vector<at::Tensor>& gradients) = 0;
+  // The training loss over every rank's samples, from this rank's batch mean.
+  virtual double reduce_loss(double local_mean) = 0;
+};
+
 // g <- g / (||g|| + 1e-8) for each parameter's gradient. Returns false when a gradient norm is
 // not finite (the gradients are then left as they are).
 bool normalize_gradients(const std::vector<at::Tensor>& parameters);
@@ -55,6 +71,8 @@ class Trainer {
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
   // From now on each step() overwrites `trace` with what its iteration drew; nullptr stops it.
   void set_trace(IterationTrace* trace) { trace_ = trace; }
+  // Data-parallel hooks (not owned; nullptr: a single process, as by default).
+  void set_hooks(IterationHooks* hooks) { hooks_ = hooks; }
 
   int64_t iteration() const { return iteration_; }  // iterations completed
   const TrainConfig& config() const { return cfg_; }
@@ -107,6 +125,7 @@ class Trainer {
   at::Tensor last_before_, last_after_;
   IterationTrace* trace_ = nullptr;
   const std::atomic<bool>* stop_ = nullptr;
+  IterationHooks* hooks_ = nullptr;
 };
 
 }  // namespace nca

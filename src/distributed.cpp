@@ -1,0 +1,328 @@
+// c10d for nca (DESIGN §8): the TCPStore rendezvous, a Gloo process group, the collectives the
+// trainer's hooks use, and the local launcher behind `nca train --nproc`.
+#include "nca/distributed.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include "nca/errors.h"
+#include "nca/torch_compat.h"
+
+namespace nca {
+namespace {
+
+// An environment variable as an integer in [lo, hi], exactly as written (no sign, no spaces, no
+// trailing text); nullopt when unset.
+std::optional<long> env_int(const char* name, long lo, long hi) {
+  const char* v = std::getenv(name);
+  if (!v) return std::nullopt;
+  const std::string s = v;
+  bool digits = !s.empty() && s.size() <= 9;
+  for (char c : s) digits = digits && c >= '0' && c <= '9';
+  if (!digits || (s.size() > 1 && s[0] == '0'))
+    throw UsageError(std::string(name) + " must be an integer, got '" + excerpt(s) + "'");
+  const long n = std::stol(s);
+  if (n < lo || n > hi)
+    throw UsageError(std::string(name) + " must be in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got " + s);
+  return n;
+}
+
+bool is_loopback(const std::string& addr) {
+  return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
+}
+
+}  // namespace
+
+std::optional<LaunchEnv> launch_env_from_environment() {
+  constexpr long kMaxWorld = 65536;
+  const auto world = env_int("WORLD_SIZE", 1, kMaxWorld);
+  const auto rank = env_int("RANK", 0, kMaxWorld - 1);
+  if (!world && !rank) return std::nullopt;
+  if (!world || !rank)
+    throw UsageError(std::string(world ? "RANK" : "WORLD_SIZE") +
+                     " is not set, but " + (world ? "WORLD_SIZE" : "RANK") +
+                     " is: a launcher sets both (and MASTER_ADDR, MASTER_PORT)");
+  LaunchEnv env;
+  env.world_size = static_cast<int>(*world);
+  env.rank = static_cast<int>(*rank);
+  if (env.rank >= env.world_size)
+    throw UsageError("RANK " + std::to_string(env.rank) + " is not below WORLD_SIZE " +
+                     std::to_string(env.world_size));
+  env.local_rank = static_cast<int>(env_int("LOCAL_RANK", 0, kMaxWorld - 1).value_or(0));
+  const char* addr = std::getenv("MASTER_ADDR");
+  if (!addr || !*addr) throw UsageError("MASTER_ADDR is not set (rank 0's host name or address)");
+  env.master_addr = addr;
+  const auto port = env_int("MASTER_PORT", 1, 65535);
+  if (!port) throw UsageError("MASTER_PORT is not set (rank 0's rendezvous port)");
+  env.master_port = static_cast<int>(*port);
+  return env;
+}
+
+struct ProcessGroup::Impl {
+  LaunchEnv env;
+  std::chrono::milliseconds timeout;
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+
+  // Waits for `work`; a peer that died or stopped answering becomes one line.
+  void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) const {
+    try {
+      work->wait(timeout);
+    } catch (const std::exception& e) {
+      const std::string lost = env.world_size == 2
+                                   ? "rank " + std::to_string(1 - env.rank)
+                                   : "another rank";
+      throw std::runtime_error("distributed " + std::string(what) + " failed on rank " +
+                               std::to_string(env.rank) + ": " + lost +
+                               " was lost or did not answer within " +
+                               std::to_string(timeout.count() / 1000) + " s (" +
+                               first_line(e) + ")");
+    }
+  }
+};
+
+ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->env = env;
+  impl_->timeout = timeout;
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<uint16_t>(env.master_port);
+  opts.isServer = env.rank == 0;
+  opts.numWorkers = static_cast<size_t>(env.world_size);
+  opts.waitWorkers = true;
+  opts.timeout = timeout;
+  tcp_store_without_libuv(opts);
+  const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  try {
+    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rank " + std::to_string(env.rank) + " of " +
+                             std::to_string(env.world_size) + ": no rendezvous at " + where +
+                             " within " + std::to_string(timeout.count() / 1000) + " s (" +
+                             first_line(e) + ")");
+  }
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  // Local runs stay on the loopback interface; elsewhere Gloo binds to this host's address.
+  options->devices.push_back(is_loopback(env.master_addr)
+                                 ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                 : c10d::ProcessGroupGloo::createDefaultDevice());
+  try {
+    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank,
+                                                                env.world_size, options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot join the process "
+                             "group at " + where + " (" + first_line(e) + ")");
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+int ProcessGroup::rank() const { return impl_->env.rank; }
+int ProcessGroup::world_size() const { return impl_->env.world_size; }
+
+namespace {
+
+// One contiguous CPU float buffer holding `tensors` (Gloo's CPU path, and one collective).
+at::Tensor flatten(const std::vector<at::Tensor>& tensors) {
+  std::vector<at::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(torch::kCPU, torch::kFloat));
+  return torch::cat(flat);
+}
+
+void unflatten_into(const at::Tensor& buffer, const std::vector<at::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.copy_(buffer.slice(0, offset, offset + n).view(t.sizes()));
+    offset += n;
+  }
+}
+
+}  // namespace
+
+void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root) {
+  std::vector<at::Tensor> buffer{flatten(tensors)};
+  c10d::BroadcastOptions opts;
+  opts.rootRank = root;
+  opts.timeout = impl_->timeout;
+  impl_->wait(impl_->group->broadcast(buffer, opts), "broadcast");
+  unflatten_into(buffer[0], tensors);
+}
+
+void ProcessGroup::average(const std::vector<at::Tensor>& tensors) {
+  std::vector<at::Tensor> buffer{flatten(tensors)};
+  c10d::AllreduceOptions opts;
+  opts.timeout = impl_->timeout;
+  impl_->wait(impl_->group->allreduce(buffer, opts), "all-reduce");
+  buffer[0].div_(impl_->env.world_size);
+  unflatten_into(buffer[0], tensors);
+}
+
+bool ProcessGroup::all(bool ok) {
+  std::vector<at::Tensor> flag{torch::full({1}, ok ? 1 : 0, torch::kInt)};
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = c10d::ReduceOp::MIN;
+  opts.timeout = impl_->timeout;
+  impl_->wait(impl_->group->allreduce(flag, opts), "agreement");
+  return flag[0].item<int>() == 1;
+}
+
+double ProcessGroup::sum(double value) {
+  std::vector<at::Tensor> v{torch::full({1}, value, torch::kDouble)};
+  c10d::AllreduceOptions opts;
+  opts.timeout = impl_->timeout;
+  impl_->wait(impl_->group->allreduce(v, opts), "all-reduce");
+  return v[0].item<double>();
+}
+
+TrainConfig shard_config(const TrainConfig& global, int rank, int world_size) {
+  TrainConfig c = global;
+  if (world_size == 1) return c;
+  if (global.batch % world_size != 0)
+    throw UsageError("batch " + std::to_string(global.batch) + " does not split evenly over " +
+                     std::to_string(world_size) + " processes (batch is the global batch)");
+  c.batch = global.batch / world_size;
+  if (global.uses_pool()) {
+    if (global.pool % world_size != 0)
+      throw UsageError("pool " + std::to_string(global.pool) + " does not split evenly over " +
+                       std::to_string(world_size) + " processes (pool is the global pool)");
+    c.pool = global.pool / world_size;
+  }
+  const auto share = [&](int total, int r) {
+    return static_cast<int>((static_cast<int64_t>(r + 1) * total) / world_size -
+                            (static_cast<int64_t>(r) * total) / world_size);
+  };
+  c.damage = share(global.damage, rank);
+  // splitmix64 of (seed, rank): streams that share nothing; rank 0 keeps the seed.
+  uint64_t z = global.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rank);
+  if (rank != 0) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+  }
+  c.seed = z;
+  return c;
+}
+
+// ---- the local launcher ----
+
+namespace {
+
+volatile sig_atomic_t g_forward_signal = 0;
+extern "C" void remember_signal(int sig) { g_forward_signal = sig; }
+
+// A port the kernel reports free on 127.0.0.1 (closed again at once: rank 0's store binds it
+// a moment later; another program taking it in between fails the rendezvous with one line).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port on 127.0.0.1: " + why);
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+int exit_status(int wstatus) {
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return 1;
+}
+
+}  // namespace
+
+int launch_local(int nproc, const std::vector<std::string>& args) {
+  const int port = free_port();
+  // Signals arrive here (a terminal's Ctrl-C goes to the whole group anyway; kill from
+  // elsewhere only to this process) and are passed on, so every rank saves.
+  struct sigaction sa {};
+  sa.sa_handler = remember_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+
+  std::vector<pid_t> children;
+  for (int r = 0; r < nproc; ++r) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      for (pid_t c : children) ::kill(c, SIGTERM);
+      throw std::runtime_error(std::string("cannot start rank ") + std::to_string(r) + ": " +
+                               std::strerror(errno));
+    }
+    if (pid == 0) {
+      ::setenv("RANK", std::to_string(r).c_str(), 1);
+      ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
+      ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      ::setenv("LOCAL_WORLD_SIZE", std::to_string(nproc).c_str(), 1);
+      ::setenv("MASTER_ADDR", "127.0.0.1", 1);
+      ::setenv("MASTER_PORT", std::to_string(port).c_str(), 1);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv("/proc/self/exe", argv.data());
+      std::fprintf(stderr, "nca: error: cannot start rank %d: %s\n", r, std::strerror(errno));
+      ::_exit(1);
+    }
+    children.push_back(pid);
+  }
+
+  int worst = 0;
+  bool stopping = false;
+  size_t running = children.size();
+  // Polled rather than blocking in waitpid, so that a signal is passed on at once whenever it
+  // comes.
+  while (running > 0) {
+    if (const int sig = g_forward_signal) {
+      g_forward_signal = 0;
+      for (pid_t c : children)
+        if (c > 0) ::kill(c, sig);
+    }
+    int wstatus = 0;
+    const pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
+    if (pid == 0 || (pid < 0 && errno == EINTR)) {
+      ::usleep(20000);
+      continue;
+    }
+    if (pid < 0) break;
+    for (auto& c : children)
+      if (c == pid) c = -1;
+    --running;
+    const int status = exit_status(wstatus);
+    worst = std::max(worst, status);
+    if (status != 0 && !stopping) {
+      // One rank failed: the others would only wait for it until their timeout.
+      stopping = true;
+      for (pid_t c : children)
+        if (c > 0) ::kill(c, SIGTERM);
+    }
+  }
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
+  return worst;
+}
+
+}  // namespace nca
