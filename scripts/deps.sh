@@ -6,7 +6,8 @@
 #   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
 #                                fuzz.sh)
 #   scripts/deps.sh --debian13   also debootstrap, which scripts/debian13.sh makes its chroots with
-#   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib) and
+#   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib), its
+#                                Gloo and NCCL (libgloo-cuda-dev, libnccl-dev) and
 #                                nvcc (nvidia-cuda-toolkit, non-free) instead of libtorch-dev, and
 #                                only what building needs (no GPU here, so nothing is run). cuDNN
 #                                is not in Debian: its installer package (nvidia-cudnn) is told
@@ -28,7 +29,7 @@ for arg in "$@"; do
     --sanitize) packages+=(clang libclang-rt-14-dev) ;;
     --debian13) packages+=(debootstrap) ;;
     --cuda)
-      packages=("${build[@]}" libtorch-cuda-dev nvidia-cuda-toolkit)
+      packages=("${build[@]}" libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit)
       need_node=false
       cuda=true ;;
     *) echo "deps: unknown option '$arg'" >&2; exit 2 ;;

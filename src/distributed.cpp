@@ -20,6 +20,10 @@
 #include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL  // a CUDA LibTorch's target defines it
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include "nca/errors.h"
 #include "nca/torch_compat.h"
@@ -79,7 +83,10 @@ struct ProcessGroup::Impl {
   LaunchEnv env;
   std::chrono::milliseconds timeout;
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;  // flags and losses; tensors without NCCL
+#ifdef USE_C10D_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;  // CUDA tensors, when asked for
+#endif
 
   // Waits for `work`; a peer that died or stopped answering becomes one line.
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) const {
@@ -98,8 +105,19 @@ struct ProcessGroup::Impl {
   }
 };
 
-ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout)
+bool ProcessGroup::nccl_available() {
+#ifdef USE_C10D_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout, bool nccl)
     : impl_(std::make_unique<Impl>()) {
+  if (nccl && !nccl_available())
+    throw std::runtime_error("this nca was built without NCCL (it needs a CUDA LibTorch): use "
+                             "--dist-backend gloo");
   impl_->env = env;
   impl_->timeout = timeout;
   c10d::TCPStoreOptions opts;
@@ -130,6 +148,28 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
     throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot join the process "
                              "group at " + where + " (" + first_line(e) + ")");
   }
+#ifdef USE_C10D_NCCL
+  if (nccl) {
+    auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+    nccl_options->timeout = timeout;
+    try {
+      impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env.rank,
+          env.world_size, nccl_options);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot start NCCL (" +
+                               first_line(e) + "); --dist-backend gloo works without it");
+    }
+  }
+#endif
+}
+
+bool ProcessGroup::uses_nccl() const {
+#ifdef USE_C10D_NCCL
+  return static_cast<bool>(impl_->nccl);
+#else
+  return false;
+#endif
 }
 
 ProcessGroup::~ProcessGroup() = default;
@@ -139,10 +179,10 @@ int ProcessGroup::world_size() const { return impl_->env.world_size; }
 
 namespace {
 
-// One contiguous CPU float buffer holding `tensors` (Gloo's CPU path, and one collective).
-at::Tensor flatten(const std::vector<at::Tensor>& tensors) {
+// One contiguous float buffer on `device` holding `tensors` (one collective for them all).
+at::Tensor flatten(const std::vector<at::Tensor>& tensors, const c10::Device& device) {
   std::vector<at::Tensor> flat;
-  for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(torch::kCPU, torch::kFloat));
+  for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(device, torch::kFloat));
   return torch::cat(flat);
 }
 
@@ -156,33 +196,65 @@ void unflatten_into(const at::Tensor& buffer, const std::vector<at::Tensor>& ten
   }
 }
 
+// Gloo works on CPU tensors (a CUDA tensor's values are copied over and back); NCCL on the
+// GPU's own.
+c10::Device buffer_device(const std::vector<at::Tensor>& tensors, bool nccl) {
+  return nccl && !tensors.empty() ? tensors[0].device() : c10::Device(c10::kCPU);
+}
+
 }  // namespace
 
 void ProcessGroup::broadcast(const std::vector<at::Tensor>& tensors, int root) {
-  std::vector<at::Tensor> buffer{flatten(tensors)};
+  std::vector<at::Tensor> buffer{flatten(tensors, buffer_device(tensors, uses_nccl()))};
   c10d::BroadcastOptions opts;
   opts.rootRank = root;
   opts.timeout = impl_->timeout;
+#ifdef USE_C10D_NCCL
+  if (impl_->nccl) {
+    impl_->wait(impl_->nccl->broadcast(buffer, opts), "broadcast");
+    return unflatten_into(buffer[0], tensors);
+  }
+#endif
   impl_->wait(impl_->group->broadcast(buffer, opts), "broadcast");
   unflatten_into(buffer[0], tensors);
 }
 
 void ProcessGroup::average(const std::vector<at::Tensor>& tensors) {
-  std::vector<at::Tensor> buffer{flatten(tensors)};
+  std::vector<at::Tensor> buffer{flatten(tensors, buffer_device(tensors, uses_nccl()))};
   c10d::AllreduceOptions opts;
   opts.timeout = impl_->timeout;
+#ifdef USE_C10D_NCCL
+  if (impl_->nccl) {
+    impl_->wait(impl_->nccl->allreduce(buffer, opts), "all-reduce");
+    buffer[0].div_(impl_->env.world_size);
+    return unflatten_into(buffer[0], tensors);
+  }
+#endif
   impl_->wait(impl_->group->allreduce(buffer, opts), "all-reduce");
   buffer[0].div_(impl_->env.world_size);
   unflatten_into(buffer[0], tensors);
 }
 
-bool ProcessGroup::all(bool ok) {
-  std::vector<at::Tensor> flag{torch::full({1}, ok ? 1 : 0, torch::kInt)};
+IterationHooks::Agreement ProcessGroup::agree(bool ok, bool stop) {
+  // The minimum of (ok, not stop) over the ranks.
+  std::vector<at::Tensor> flag{torch::tensor({ok ? 1 : 0, stop ? 0 : 1}, torch::kInt)};
   c10d::AllreduceOptions opts;
   opts.reduceOp = c10d::ReduceOp::MIN;
   opts.timeout = impl_->timeout;
   impl_->wait(impl_->group->allreduce(flag, opts), "agreement");
-  return flag[0].item<int>() == 1;
+  IterationHooks::Agreement a;
+  a.all_ok = flag[0][0].item<int>() == 1;
+  a.any_stop = flag[0][1].item<int>() == 0;
+  return a;
+}
+
+int ProcessGroup::max(int value) {
+  std::vector<at::Tensor> v{torch::tensor({value}, torch::kInt)};
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = c10d::ReduceOp::MAX;
+  opts.timeout = impl_->timeout;
+  impl_->wait(impl_->group->allreduce(v, opts), "agreement");
+  return v[0][0].item<int>();
 }
 
 double ProcessGroup::sum(double value) {
@@ -211,6 +283,13 @@ TrainConfig shard_config(const TrainConfig& global, int rank, int world_size) {
                             (static_cast<int64_t>(r) * total) / world_size);
   };
   c.damage = share(global.damage, rank);
+  // The last rank has the largest share; each rank reseeds one sample of its own.
+  const int most = share(global.damage, world_size - 1);
+  if (global.experiment == Experiment::Regenerating && global.damage >= 0 && most >= c.batch)
+    throw UsageError("damage " + std::to_string(global.damage) + " over " +
+                     std::to_string(world_size) + " processes damages " + std::to_string(most) +
+                     " of a process's " + std::to_string(c.batch) +
+                     " samples, leaving none to reseed: use a larger batch or less damage");
   // splitmix64 of (seed, rank): streams that share nothing; rank 0 keeps the seed.
   uint64_t z = global.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rank);
   if (rank != 0) {
@@ -291,7 +370,8 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
     children.push_back(pid);
   }
 
-  int worst = 0;
+  // The first failure's status: the ranks it makes the launcher stop do not count.
+  int first_failure = 0;
   bool stopping = false;
   size_t running = children.size();
   // Polled rather than blocking in waitpid, so that a signal is passed on at once whenever it
@@ -313,8 +393,8 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
       if (c == pid) c = -1;
     --running;
     const int status = exit_status(wstatus);
-    worst = std::max(worst, status);
     if (status != 0 && !stopping) {
+      first_failure = status;
       // One rank failed: the others would only wait for it until their timeout.
       stopping = true;
       for (pid_t c : children)
@@ -322,7 +402,7 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
     }
   }
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
-  return worst;
+  return first_failure;
 }
 
 }  // namespace nca

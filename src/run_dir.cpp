@@ -45,6 +45,24 @@ bool is_numbered(const std::string& name, const std::string& prefix, const std::
   return digits.find_first_not_of("0123456789") == std::string::npos;
 }
 
+// rank<R>_<digits>.pt or pool<R>_<digits>.pt in ranks/ (R: digits); the rank and the iteration.
+bool parse_rank_file(const std::string& name, int* rank = nullptr, int64_t* iteration = nullptr,
+                     bool* pool = nullptr) {
+  for (const std::string prefix : {"rank", "pool"}) {
+    const auto sep = name.find('_');
+    if (sep == std::string::npos || name.rfind(prefix, 0) != 0) continue;
+    const std::string r = name.substr(prefix.size(), sep - prefix.size());
+    if (r.empty() || r.size() > 6 || r.find_first_not_of("0123456789") != std::string::npos ||
+        !is_numbered(name.substr(sep), "_", ".pt") || name.size() - sep > 20)
+      return false;
+    if (rank) *rank = std::stoi(r);
+    if (iteration) *iteration = std::stoll(name.substr(sep + 1, name.size() - sep - 4));
+    if (pool) *pool = prefix == "pool";
+    return true;
+  }
+  return false;
+}
+
 // Whether `name` (or the file a temporary named `name` stands for) passes `ours`.
 template <class Pred>
 bool written_by_nca(const std::string& name, Pred ours) {
@@ -73,6 +91,40 @@ bool RunDir::is_run_directory(const std::string& dir) {
 
 std::string RunDir::config_path_of(const std::string& dir) {
   return (fs::path(dir) / "config.toml").string();
+}
+
+std::string RunDir::rank_state_path(const std::string& dir, int rank, int64_t iteration,
+                                    bool pool) {
+  return (fs::path(dir) / "ranks" /
+          fmt::format("{}{}_{:06d}.pt", pool ? "pool" : "rank", rank, iteration))
+      .string();
+}
+
+int RunDir::saved_world_size(const std::string& dir, int64_t iteration) {
+  std::error_code ec;
+  std::vector<int> ranks;
+  for (auto it = fs::directory_iterator(fs::path(dir) / "ranks", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    int r = 0;
+    int64_t k = 0;
+    bool pool = false;
+    if (parse_rank_file(it->path().filename().string(), &r, &k, &pool) && !pool && k == iteration)
+      ranks.push_back(r);
+  }
+  return 1 + static_cast<int>(ranks.size());
+}
+
+void RunDir::remove_rank_states(const std::string& dir, int rank, int64_t keep) {
+  std::error_code ec;
+  std::vector<fs::path> old;
+  for (auto it = fs::directory_iterator(fs::path(dir) / "ranks", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    int r = 0;
+    int64_t k = 0;
+    if (parse_rank_file(it->path().filename().string(), &r, &k) && r == rank && k != keep)
+      old.push_back(it->path());
+  }
+  for (const auto& f : old) fs::remove(f, ec);  // one left behind only costs disk
 }
 
 RunDir::~RunDir() {
@@ -167,14 +219,17 @@ void RunDir::remove_what_nca_wrote() {
   };
   scan(p, [](const std::string& n) { return is_top_file(n); });
   for (const auto& [sub, prefix, suffix] :
-       {std::tuple{"checkpoints", "model_", ".pt"}, std::tuple{"pool", "pool_", ".png"}}) {
+       {std::tuple{"checkpoints", "model_", ".pt"}, std::tuple{"pool", "pool_", ".png"},
+        std::tuple{"ranks", "", ""}}) {
     std::error_code absent;  // no pool/ in a growing run
     if (fs::symlink_status(p / sub, absent).type() != fs::file_type::directory) continue;
     --kept_;  // the folder itself is nca's; what it holds is counted instead
     subfolders.push_back(p / sub);
     // Copies: C++17 lambdas cannot capture structured bindings (clang refuses; GCC allows it).
     const std::string pre = prefix, suf = suffix;
-    scan(p / sub, [&](const std::string& n) { return is_numbered(n, pre, suf); });
+    scan(p / sub, [&](const std::string& n) {
+      return pre.empty() ? parse_rank_file(n) : is_numbered(n, pre, suf);
+    });
   }
   if (ec) throw std::runtime_error("cannot read '" + dir_ + "': " + ec.message());
   for (const auto& f : remove) {
@@ -192,7 +247,7 @@ void RunDir::prepare() {
   fs::create_directories(p / "checkpoints", ec);
   if (ec) throw std::runtime_error("cannot create run directory '" + dir_ + "': " + ec.message());
   lock();
-  for (const fs::path& sub : {p, p / "checkpoints", p / "pool"})
+  for (const fs::path& sub : {p, p / "checkpoints", p / "pool", p / "ranks"})
     remove_stale_temporaries(sub.string());
 }
 

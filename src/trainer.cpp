@@ -128,14 +128,18 @@ IterationStats Trainer::step() {
   auto x = x0;
   // Both backends get the same fire masks, drawn from gen_ in the same order.
   const bool fast = backend_ == Backend::Fast;
+  const auto abandon = [&] {
+    gen_.set_state(gen_before);
+    IterationStats stats;
+    stats.iteration = iteration_;
+    stats.abandoned = true;
+    return stats;
+  };
+  const auto stop_requested = [&] { return stop_ && stop_->load(std::memory_order_relaxed); };
   for (int s = 0; s < steps; ++s) {
-    if (stop_ && stop_->load(std::memory_order_relaxed)) {
-      gen_.set_state(gen_before);
-      IterationStats stats;
-      stats.iteration = iteration_;
-      stats.abandoned = true;
-      return stats;
-    }
+    // Data-parallel ranks cannot stop at different steps (their collectives would not match):
+    // they agree on it after the rollout.
+    if (!hooks_ && stop_requested()) return abandon();
     const auto fire = fire_mask(n, g, g, cfg_.model.fire_rate, gen_, device_);
     if (trace_) trace_->fire.push_back(fire.cpu());
     x = fast ? fast_step(*model_, x, fire) : model_->step(x, fire);
@@ -155,7 +159,9 @@ IterationStats Trainer::step() {
   if (hooks_) {
     // Both collectives on every rank, whatever it found, so that they stay matched; after the
     // reduction the gradients, and so the normalisation and the step, are the same everywhere.
-    if (!hooks_->agree(skip == nullptr) && !skip) skip = "another rank's loss or state is not finite";
+    const auto agreed = hooks_->agree(skip == nullptr, stop_requested());
+    if (agreed.any_stop) return abandon();
+    if (!agreed.all_ok && !skip) skip = "another rank's loss or state is not finite";
     std::vector<at::Tensor> grads;
     for (const auto& p : model_->parameters()) grads.push_back(p.mutable_grad());
     hooks_->reduce_gradients(grads);

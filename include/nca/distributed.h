@@ -31,11 +31,16 @@ struct LaunchEnv {
 std::optional<LaunchEnv> launch_env_from_environment();
 
 // One process's membership of a run: a TCPStore rendezvous (served by rank 0) and a Gloo
-// process group. Every collective waits at most `timeout`; a rank that died or hangs makes the
+// process group (and an NCCL one when asked). Every collective waits at most `timeout`; a rank that died or hangs makes the
 // others throw std::runtime_error within it, with one line saying what was lost.
 class ProcessGroup {
  public:
-  ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout);
+  // `nccl`: the weights and gradients go over NCCL (CUDA tensors, a CUDA LibTorch only);
+  // flags and losses always over Gloo.
+  ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout, bool nccl = false);
+  // Whether this build has NCCL (a CUDA LibTorch's c10d).
+  static bool nccl_available();
+  bool uses_nccl() const;
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -48,8 +53,10 @@ class ProcessGroup {
   // Every rank's tensors become the mean over the ranks (in place; any device). One
   // all-reduce of one flat buffer, whatever the number of tensors.
   void average(const std::vector<at::Tensor>& tensors);
-  // True on every rank when `ok` is true on every rank.
-  bool all(bool ok);
+  // Whether `ok` is true on every rank, and whether `stop` is true on any: one collective.
+  IterationHooks::Agreement agree(bool ok, bool stop);
+  // The largest `value` over the ranks.
+  int max(int value);
   // The sum of `value` over the ranks.
   double sum(double value);
 
@@ -63,7 +70,7 @@ class ProcessGroup {
 class DataParallel : public IterationHooks {
  public:
   explicit DataParallel(ProcessGroup& group) : group_(group) {}
-  bool agree(bool ok) override { return group_.all(ok); }
+  Agreement agree(bool ok, bool stop) override { return group_.agree(ok, stop); }
   void reduce_gradients(const std::vector<at::Tensor>& gradients) override {
     group_.average(gradients);
   }
@@ -84,7 +91,8 @@ TrainConfig shard_config(const TrainConfig& global, int rank, int world_size);
 // `nca train --nproc N`: starts N copies of this program with `args` (argv without --nproc),
 // each with torchrun's environment for rank 0..N-1 on 127.0.0.1 and a free port; forwards
 // SIGINT, SIGTERM and SIGHUP to them; when one exits with a failure, asks the others to stop
-// (SIGTERM: they save and exit). Returns the worst exit status (128 + signal for a signal).
+// (SIGTERM: they save and exit). Returns the exit status of the first that failed (128 +
+// signal for a signal), 0 when none did.
 int launch_local(int nproc, const std::vector<std::string>& args);
 
 }  // namespace nca

@@ -9,6 +9,9 @@
 //   loss.png      the loss curve so far; batch.png the last batch before and after its rollout
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
 //   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
+//   ranks/rank<R>_NNNNNN.pt, ranks/pool<R>_NNNNNN.pt
+//                 data-parallel runs (DESIGN §8): rank R's (R > 0) own checkpoint and pool shard
+//                 at iteration NNNNNN; model.pt and pool.pt are rank 0's
 //   .nca.lock     locked (flock) by the one process writing the run, and holding its pid; the
 //                 OS releases the lock when that process ends, however it ends
 #pragma once
@@ -51,6 +54,16 @@ class RunDir {
   static void check(const std::string& dir, RunMode mode);
   // Whether nca wrote `dir`: it has nca's lock file, or a loss.csv with nca's header.
   static bool is_run_directory(const std::string& dir);
+
+  // Data-parallel runs: rank `rank`'s (> 0) checkpoint, or with `pool` its pool shard, at
+  // `iteration`. Rank 0's are model.pt and pool.pt.
+  static std::string rank_state_path(const std::string& dir, int rank, int64_t iteration,
+                                     bool pool);
+  // How many processes trained the run whose model.pt is at `iteration`: 1 + the ranks that
+  // have a checkpoint for it in ranks/.
+  static int saved_world_size(const std::string& dir, int64_t iteration);
+  // Rank `rank`'s files in ranks/ of other iterations than `keep` (once model.pt holds `keep`).
+  static void remove_rank_states(const std::string& dir, int rank, int64_t keep);
 
   // Takes the directory's lock when it exists (throws RunDirBusy, naming the holder's pid, when
   // another process has it), then check(). The lock is held until this object goes away.

@@ -43,9 +43,14 @@ struct IterationTrace {
 class IterationHooks {
  public:
   virtual ~IterationHooks() = default;
-  // True on every rank when `ok` is on every rank: one rank's non-finite loss or state skips
-  // the iteration everywhere.
-  virtual bool agree(bool ok) = 0;
+  struct Agreement {
+    bool all_ok = true;    // `ok` on every rank: one rank's non-finite loss or state skips the
+                           // iteration everywhere
+    bool any_stop = false;  // a stop was requested on some rank: every rank abandons the
+                            // iteration, at the same point
+  };
+  // After the rollout and backward, one collective.
+  virtual Agreement agree(bool ok, bool stop) = 0;
   // After backward, before the per-parameter normalisation: each gradient becomes the mean of
   // the ranks' (so every rank takes the same optimiser step).
   virtual void reduce_gradients(const std::vector<at::Tensor>& gradients) = 0;
@@ -67,7 +72,8 @@ class Trainer {
   // abandoned: weights, optimiser, pool, generator and iteration count stay those of the last
   // finished iteration (so a save and a resume continue exactly as if it never started).
   IterationStats step();
-  // Looked at between rollout steps (a signal handler sets it); nullptr: never stop.
+  // Looked at between rollout steps (a signal handler sets it); nullptr: never stop. With hooks
+  // attached it is looked at once, after the rollout, and agreed on by every rank.
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
   // From now on each step() overwrites `trace` with what its iteration drew; nullptr stops it.
   void set_trace(IterationTrace* trace) { trace_ = trace; }
