@@ -66,6 +66,8 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   };
   try {
     return body();
+  } catch (const QuietExit& q) {
+    return q.code;
   } catch (const UsageError& e) {
     return fail(e.what(), kExitUsage);
   } catch (const c10::Error& e) {
@@ -93,14 +95,16 @@ bool parse(CLI::App& app, int argc, char** argv) {
   return true;
 }
 
-c10::Device select_device(const std::string& name) {
+c10::Device select_device(const std::string& name, int default_index) {
   if (name == "auto") {
     if (!torch::cuda::is_available()) {
       spdlog::info("device auto: no CUDA GPU visible to this LibTorch, so the CPU");
       return c10::kCPU;
     }
-    spdlog::info("device auto: {} CUDA GPU(s) visible, so cuda:0", torch::cuda::device_count());
-    return c10::Device(c10::kCUDA, 0);
+    const int n = static_cast<int>(torch::cuda::device_count());
+    const int index = default_index < n ? default_index : default_index % n;
+    spdlog::info("device auto: {} CUDA GPU(s) visible, so cuda:{}", n, index);
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   if (name == "cpu") return c10::kCPU;
   if (name.rfind("cuda", 0) != 0)
@@ -118,7 +122,11 @@ c10::Device select_device(const std::string& name) {
   if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
     throw std::runtime_error("--device " + name + ": only " +
                              std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
-  if (!device.has_index()) device.set_index(0);  // cuda means cuda:0, and the logs say so
+  // cuda means cuda:0 (a data-parallel rank's: cuda:LOCAL_RANK), and the logs say so
+  if (!device.has_index()) {
+    const int n = static_cast<int>(torch::cuda::device_count());
+    device.set_index(static_cast<c10::DeviceIndex>(default_index % n));
+  }
   return device;
 }
 

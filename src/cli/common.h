@@ -14,8 +14,14 @@ namespace nca::cli {
 inline constexpr int kExitRuntime = 1;  // something failed while working
 inline constexpr int kExitUsage = 2;    // the user's input is wrong
 
+// Thrown to exit with `code` and no line of its own: a data-parallel rank that stops because
+// another rank failed (that rank's line says why).
+struct QuietExit {
+  int code = kExitRuntime;
+};
+
 // Runs body; turns exceptions into one "nca <command>: error: ..." line on stderr and the exit
-// code (UsageError and CLI11 parse errors: 2, anything else: 1).
+// code (UsageError and CLI11 parse errors: 2, anything else: 1; QuietExit: its code, no line).
 int guarded(const std::string& command, const std::function<int()>& body);
 
 // Parses argv with CLI11; rewords CLI11's errors into one readable line (thrown as UsageError).
@@ -24,7 +30,9 @@ bool parse(CLI::App& app, int argc, char** argv);
 
 // "auto" picks CUDA when LibTorch has it, else the CPU. Throws UsageError for an unknown name,
 // std::runtime_error for CUDA on a build or machine without it.
-c10::Device select_device(const std::string& name);
+// `default_index`: the GPU that "auto" and "cuda" mean (a data-parallel rank's LOCAL_RANK;
+// modulo the GPUs there are, so that several ranks can share one).
+c10::Device select_device(const std::string& name, int default_index = 0);
 
 // Sets LibTorch's intra-op thread count (0 = all cores; LibTorch's own default here is one).
 int set_threads(int threads);

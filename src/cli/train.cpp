@@ -4,7 +4,11 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <cstdlib>
+#include <exception>
 #include <functional>
+#include <optional>
+#include <thread>
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -12,6 +16,8 @@
 
 #include "commands.h"
 #include "common.h"
+#include "nca/checkpoint.h"
+#include "nca/distributed.h"
 #include "nca/errors.h"
 #include "nca/fast_step.h"
 #include "nca/image_io.h"
@@ -76,10 +82,96 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
   return o;
 }
 
+// Threads per process when --threads is 0 under a launcher: the cores shared by the processes
+// on this machine (LOCAL_WORLD_SIZE, which torchrun and --nproc set; else one per machine).
+int default_threads_per_process() {
+  const char* v = std::getenv("LOCAL_WORLD_SIZE");
+  int local = 1;
+  if (v && *v) {
+    try {
+      local = std::max(1, std::stoi(v));
+    } catch (const std::exception&) {
+      throw UsageError("LOCAL_WORLD_SIZE must be an integer, got '" + excerpt(v) + "'");
+    }
+  }
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
+}
+
+// torchrun --max_restarts: a restarted worker continues the run it belongs to.
+bool restarted_by_launcher() {
+  const char* n = std::getenv("TORCHELASTIC_RESTART_COUNT");
+  return n && *n && std::string(n) != "0";
+}
+
+// `fn` on every rank, then one agreement: when it threw on some rank, every rank ends with the
+// same exit code (the rank that failed with its own error line; the others quietly), so that no
+// rank is left waiting in a collective and the launcher reports the failure's code. Without a
+// group, just `fn`.
+void on_every_rank(ProcessGroup* group, const char* what, const std::function<void()>& fn) {
+  if (!group) return fn();
+  std::exception_ptr error;
+  int code = 0;
+  try {
+    fn();
+  } catch (const UsageError&) {
+    error = std::current_exception();
+    code = kExitUsage;
+  } catch (...) {
+    error = std::current_exception();
+    code = kExitRuntime;
+  }
+  const int worst = group->max(code);
+  if (worst == 0) return;
+  if (error) std::rethrow_exception(error);
+  spdlog::debug("rank {} stops: another rank {}", group->rank(), what);
+  throw QuietExit{worst};
+}
+
+// Every rank's share of `cfg` (a batch, pool and damage that split), checked alike by every
+// process before anything is written.
+void check_shards(const TrainConfig& cfg, int world) {
+  for (int r = 0; r < world; ++r) shard_config(cfg, r, world).validate();
+}
+
 int train(int argc, char** argv) {
   bool help = false;
   TrainOptions o = resolve_options(argc, argv, help);
   if (help) return 0;
+  const auto env = launch_env_from_environment();
+  if (o.nproc > 0) {
+    if (env)
+      throw UsageError("--nproc starts its own processes: leave it out under a launcher that "
+                       "sets RANK and WORLD_SIZE");
+    // What every rank would refuse alike is refused once, here.
+    apply_choices(o);
+    if (o.cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
+    o.cfg.validate();
+    check_shards(o.cfg, o.nproc);
+    std::vector<std::string> args{"nca"};
+    for (int i = 0; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--nproc") {
+        ++i;
+      } else if (a.rfind("--nproc=", 0) != 0) {
+        args.push_back(a);
+      }
+    }
+    if (o.nproc > 1) spdlog::info("starting {} processes on 127.0.0.1 (Gloo)", o.nproc);
+    return launch_local(o.nproc, args);
+  }
+  // A worker torchrun restarted after a failure resumes the run, when there is one to resume.
+  if (restarted_by_launcher() && !o.resume && !o.force) {
+    std::string dir = o.run_dir;
+    if (dir.empty() && !o.cfg.target.empty()) dir = RunDir::default_path(o.cfg.target, o.experiment);
+    std::error_code ec;
+    if (!dir.empty() && fs::exists(fs::path(dir) / "model.pt", ec)) {
+      std::vector<std::string> args(argv, argv + argc);
+      args.push_back("--resume");
+      std::vector<char*> resumed_argv;
+      for (auto& a : args) resumed_argv.push_back(a.data());
+      o = resolve_options(static_cast<int>(resumed_argv.size()), resumed_argv.data(), help);
+    }
+  }
   TrainConfig& cfg = o.cfg;
   apply_choices(o);
   const RunMode mode = o.resume ? RunMode::Resume : o.force ? RunMode::Replace : RunMode::New;
@@ -89,24 +181,74 @@ int train(int argc, char** argv) {
   cfg.validate();
   if (o.run_dir.empty()) o.run_dir = RunDir::default_path(cfg.target, to_string(cfg.experiment));
 
-  RunDir run(o.run_dir, mode);
-  const auto device = select_device(cfg.device);
-  const int threads = set_threads(cfg.threads);
-  const Target target = load_target(cfg.target, cfg.size, cfg.pad);
-  spdlog::info("target {}: {}x{} image in a {}x{} grid; device {}, {} thread{}", cfg.target,
-               target.image_width, target.image_height, target.grid, target.grid, device.str(),
-               threads, threads == 1 ? "" : "s");
-  if (target.opaque)
-    spdlog::warn("target '{}' has no transparency: the whole square is the shape to grow",
-                 cfg.target);
+  // Data-parallel (DESIGN §8): this process is one rank; rank 0 alone writes the run
+  // directory, every rank trains its share of the batch and pool.
+  const bool parallel = env && env->world_size > 1;
+  const int rank = parallel ? env->rank : 0;
+  const int world = parallel ? env->world_size : 1;
+  const bool writer = rank == 0;
+  check_shards(cfg, world);
+  if (!writer) spdlog::set_level(spdlog::level::warn);  // rank 0 tells the story
+  const TrainConfig shard = shard_config(cfg, rank, world);
+  const auto device = select_device(cfg.device, parallel ? env->local_rank : 0);
+  std::unique_ptr<ProcessGroup> group;
+  if (parallel) {
+    bool nccl = o.dist_backend == "nccl";
+    if (o.dist_backend == "auto" && device.is_cuda() && ProcessGroup::nccl_available()) {
+      // NCCL wants a GPU per process; ranks sharing one go over Gloo.
+      const char* local = std::getenv("LOCAL_WORLD_SIZE");
+      nccl = !local || std::atoi(local) <= static_cast<int>(torch::cuda::device_count());
+    }
+    group = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(o.dist_timeout), nccl);
+    spdlog::info("rank 0 of {} processes ({}, rendezvous {}:{}); batch {} and pool {} per "
+                 "process",
+                 world, nccl ? "NCCL" : "Gloo", env->master_addr, env->master_port, shard.batch,
+                 cfg.uses_pool() ? shard.pool : 0);
+  }
 
-  run.prepare();
-  if (run.kept() > 0)
-    spdlog::info("--force kept {} entr{} in {} that nca did not write", run.kept(),
-                 run.kept() == 1 ? "y" : "ies", o.run_dir);
-  const std::string model_path = run.model_path();
-
-  Trainer trainer(cfg, target_tensor(target), device);
+  std::optional<RunDir> run;
+  std::optional<Trainer> trainer_slot;
+  const std::string model_path = (fs::path(o.run_dir) / "model.pt").string();
+  on_every_rank(group.get(), "could not start", [&] {
+    if (writer) run.emplace(o.run_dir, mode);
+    if (writer && o.resume) {
+      // The pool is sharded over the ranks that trained it: the same number must resume it.
+      const int saved_world =
+          RunDir::saved_world_size(o.run_dir, read_checkpoint_info(model_path).iteration);
+      if (saved_world != world)
+        throw UsageError("'" + o.run_dir + "' was trained by " + std::to_string(saved_world) +
+                         " process" + (saved_world == 1 ? "" : "es") + " (each holds a share of "
+                         "the pool): resume it with " +
+                         (saved_world == 1 ? std::string("no --nproc")
+                                           : "--nproc " + std::to_string(saved_world)) +
+                         " (or a launcher's WORLD_SIZE=" + std::to_string(saved_world) + ")");
+    }
+    // Several processes on one machine share its cores: by default each takes its part.
+    int threads = cfg.threads;
+    if (threads == 0 && parallel) threads = default_threads_per_process();
+    threads = set_threads(threads);
+    const Target target = load_target(cfg.target, cfg.size, cfg.pad);
+    spdlog::info("target {}: {}x{} image in a {}x{} grid; device {}, {} thread{}{}", cfg.target,
+                 target.image_width, target.image_height, target.grid, target.grid, device.str(),
+                 threads, threads == 1 ? "" : "s", parallel ? " per process" : "");
+    if (target.opaque)
+      spdlog::warn("target '{}' has no transparency: the whole square is the shape to grow",
+                   cfg.target);
+    if (writer) {
+      run->prepare();
+      if (run->kept() > 0)
+        spdlog::info("--force kept {} entr{} in {} that nca did not write", run->kept(),
+                     run->kept() == 1 ? "y" : "ies", o.run_dir);
+    }
+    trainer_slot.emplace(shard, target_tensor(target), device);
+  });
+  Trainer& trainer = *trainer_slot;
+  // The agreement on skipping and stopping, the gradient mean and the global loss.
+  std::optional<DataParallel> hooks;
+  if (group) {
+    hooks.emplace(*group);
+    trainer.set_hooks(&*hooks);
+  }
   if (trainer.backend() == Backend::Fast)
     spdlog::info("backend fast ({} kernels)", fast_step_isa());
   else
@@ -115,13 +257,14 @@ int train(int argc, char** argv) {
   int64_t saved_iteration = -1;
   // A failed write (a full disk, a removed run directory) ends the run with one line that says
   // what failed, what is still on disk, and what to do. Training is not continued past it: a
-  // run that cannot save is hours of work that would be lost anyway.
+  // run that cannot save is hours of work that would be lost anyway. Rank 0 only.
   auto io = [&](const std::function<void()>& write) {
+    if (!writer) return;
     try {
       write();
     } catch (const std::runtime_error& e) {
       std::string msg = e.what();
-      if (run.removed(saved_iteration >= 0)) {
+      if (run->removed(saved_iteration >= 0)) {
         msg += "; the run directory '" + o.run_dir +
                "' was removed while training, so nothing more can be saved";
       } else if (saved_iteration >= 0) {
@@ -135,55 +278,80 @@ int train(int argc, char** argv) {
     }
   };
   if (o.resume) {
-    const auto resumed = run.resume(trainer);
+    on_every_rank(group.get(), "could not resume", [&] {
+      const int64_t k = read_checkpoint_info(model_path).iteration;
+      if (writer) {
+        const auto resumed = run->resume(trainer);
+        if (resumed.pool_iteration >= 0 && resumed.pool_iteration != trainer.iteration())
+          spdlog::warn(
+              "pool.pt is from iteration {}, model.pt from {} (a save was cut short); "
+              "training goes on with that pool",
+              resumed.pool_iteration, trainer.iteration());
+      } else {
+        // This rank's own generator and pool shard, saved with model.pt's iteration.
+        trainer.load(RunDir::rank_state_path(o.run_dir, rank, k, false),
+                     RunDir::rank_state_path(o.run_dir, rank, k, true));
+      }
+    });
     saved_iteration = trainer.iteration();
-    if (resumed.pool_iteration >= 0 && resumed.pool_iteration != trainer.iteration())
-      spdlog::warn(
-          "pool.pt is from iteration {}, model.pt from {} (a save was cut short); "
-          "training goes on with that pool",
-          resumed.pool_iteration, trainer.iteration());
   }
-  io([&] { run.open_loss_log(trainer.iteration()); });
+  // Every rank starts from rank 0's weights (new runs draw their own; resumed ones agree).
+  if (group) group->broadcast(trainer.model()->parameters());
+  io([&] { run->open_loss_log(trainer.iteration()); });
   if (o.resume) spdlog::info("resuming {} at iteration {}", o.run_dir, trainer.iteration());
-  io([&] { run.write_config(cfg.to_toml()); });
+  io([&] { run->write_config(cfg.to_toml()); });
 
   g_stop_requested = false;
   // SIGHUP too: a closed terminal or a dropped SSH session must not cost the run.
   for (int sig : kStopSignals) std::signal(sig, on_stop_signal);
   trainer.set_stop_flag(&g_stop_requested);
 
+  // Data-parallel: ranks 1.. write their own state first, then rank 0 commits model.pt; a rank's
+  // older state goes once model.pt no longer needs it.
   auto save = [&] {
-    io([&] { run.save(trainer); });
-    saved_iteration = trainer.iteration();
+    const int64_t k = trainer.iteration();
+    on_every_rank(group.get(), "could not save its state", [&] {
+      if (writer) return;
+      std::error_code ec;
+      fs::create_directory(fs::path(o.run_dir) / "ranks", ec);
+      trainer.save(RunDir::rank_state_path(o.run_dir, rank, k, false),
+                   RunDir::rank_state_path(o.run_dir, rank, k, true));
+    });
+    on_every_rank(group.get(), "could not save model.pt", [&] { io([&] { run->save(trainer); }); });
+    if (!writer) RunDir::remove_rank_states(o.run_dir, rank, k);
+    saved_iteration = k;
   };
-  Progress progress(cfg.iters, cfg.log_every);
+  std::optional<Progress> progress;
+  if (writer) progress.emplace(cfg.iters, cfg.log_every);
   spdlog::info("training {} to {} iterations ({}); Ctrl-C saves and stops",
                to_string(cfg.experiment), cfg.iters, o.run_dir);
-  while (trainer.iteration() < cfg.iters && !g_stop_requested) {
+  // Data-parallel ranks stop together: the trainer agrees on it after each rollout.
+  while (trainer.iteration() < cfg.iters && (parallel || !g_stop_requested)) {
     const IterationStats s = trainer.step();
     if (s.abandoned) break;
-    io([&] { run.append_loss(s); });
+    io([&] { run->append_loss(s); });
     if (s.skipped)
       spdlog::warn(
           "iteration {}: {}; update skipped, the last good weights, optimiser state and "
           "pool kept",
           s.iteration, s.skip_reason);
     const int64_t done = trainer.iteration();
-    progress.update(done, s.loss, s.log10_loss, s.seconds);
+    if (progress) progress->update(done, s.loss, s.log10_loss, s.seconds);
     if (cfg.snapshot_every > 0 && (done % cfg.snapshot_every == 0 || done == 1))
-      io([&] { run.write_pictures(trainer); });
+      io([&] { run->write_pictures(trainer); });
     if (cfg.save_every > 0 && done % cfg.save_every == 0 && done < cfg.iters) {
       save();
-      io([&] { run.write_checkpoint(done); });
+      io([&] { run->write_checkpoint(done); });
     }
   }
-  progress.finish();
+  if (progress) progress->finish();
   save();
-  if (cfg.snapshot_every > 0) io([&] { run.write_pictures(trainer); });
-  if (g_stop_requested) {
+  if (cfg.snapshot_every > 0) io([&] { run->write_pictures(trainer); });
+  if (g_stop_requested || trainer.iteration() < cfg.iters) {
     spdlog::info(
-        "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume",
-        trainer.iteration(), model_path, o.run_dir);
+        "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume{}",
+        trainer.iteration(), model_path, o.run_dir,
+        parallel ? " (with the same number of processes)" : "");
   } else {
     spdlog::info("done: {} iterations, model in {}", trainer.iteration(), model_path);
   }

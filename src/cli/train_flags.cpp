@@ -79,6 +79,25 @@ void add_train_flags(CLI::App& app, TrainOptions& o) {
       ->group(run);
   app.add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);
   app.add_flag("--force", o.force, "Replace an existing run directory")->group(run);
+  const std::string dist = "Data-parallel (DESIGN §8; or a launcher's RANK, WORLD_SIZE, ...)";
+  app.add_option("--nproc", o.nproc,
+                 "Train with N local processes over Gloo on 127.0.0.1 (batch and pool are "
+                 "global, split evenly; --threads is per process)")
+      ->check(CLI::Range(1, 256))
+      ->configurable(false)  // a flag only: the processes it starts read the same config file
+      ->group(dist);
+  app.add_option("--dist-timeout", o.dist_timeout,
+                 "Seconds a process waits for the others (rendezvous, each collective) before "
+                 "it stops with one line")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str()
+      ->group(dist);
+  app.add_option("--dist-backend", o.dist_backend,
+                 "auto | gloo | nccl: what carries the gradients (auto: NCCL when each process "
+                 "has a GPU of its own and this build has NCCL, else Gloo)")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}))
+      ->capture_default_str()
+      ->group(dist);
   app.add_option("--log-every", c.log_every, "Log line every N iterations (when not a terminal)")
       ->capture_default_str()
       ->group(run);

@@ -19,6 +19,9 @@ struct TrainOptions {
   std::string run_dir;
   bool resume = false;
   bool force = false;
+  int nproc = 0;             // --nproc: local data-parallel processes (0: none started)
+  int dist_timeout = 60;     // seconds any collective may wait for the other ranks
+  std::string dist_backend = "auto";  // auto | gloo | nccl
   CLI::Option* config_option = nullptr;
 };
 
