@@ -283,6 +283,8 @@ TrainConfig shard_config(const TrainConfig& global, int rank, int world_size) {
                             (static_cast<int64_t>(r) * total) / world_size);
   };
   c.damage = share(global.damage, rank);
+  c.rank = rank;
+  c.world_size = world_size;
   // The last rank has the largest share; each rank reseeds one sample of its own.
   const int most = share(global.damage, world_size - 1);
   if (global.experiment == Experiment::Regenerating && global.damage >= 0 && most >= c.batch)

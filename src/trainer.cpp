@@ -103,7 +103,8 @@ IterationStats Trainer::step() {
   if (pool_) {
     auto batch = pool_->sample(n, gen_);
     x0 = batch.states.to(device_);
-    // Highest loss first: that sample is reseeded, the lowest-loss ones are damaged.
+    // Highest loss first: that sample is reseeded (data-parallel: on one rank an iteration),
+    // the lowest-loss ones are damaged.
     at::Tensor order;
     {
       torch::NoGradGuard no_grad;
@@ -111,7 +112,7 @@ IterationStats Trainer::step() {
     }
     indices = batch.indices.index_select(0, order.cpu());
     x0 = x0.index_select(0, order);
-    x0[0].copy_(seed_);
+    if (cfg_.reseeds_at(iteration_)) x0[0].copy_(seed_);
     if (const int d = cfg_.damaged_per_batch(); d > 0) {
       const auto masks = circle_masks(d, g, g, gen_);
       if (trace_) trace_->damage = masks;

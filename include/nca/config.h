@@ -55,11 +55,17 @@ struct TrainConfig {
   int log_every = 10;               // log line (non-terminal) every N iterations
   int save_every = 500;             // periodic checkpoint every N iterations; 0 = only at the end
   int snapshot_every = 100;  // pool / batch pictures and loss plot every N iterations; 0 = off
+  // Data-parallel only (set by shard_config, never read from a file): this process is rank
+  // `rank` of `world_size`, each holding a share of the batch. One seed per global batch, as in
+  // the reference: the rank iteration % world_size reseeds its highest-loss sample.
+  int rank = 0;
+  int world_size = 1;
 
   int grid() const { return size + 2 * pad; }
   bool uses_pool() const { return experiment != Experiment::Growing; }
   int damaged_per_batch() const { return experiment == Experiment::Regenerating ? damage : 0; }
   double lr_at(int64_t iteration) const { return iteration < lr_decay_at ? lr : lr * lr_decay; }
+  bool reseeds_at(int64_t iteration) const { return iteration % world_size == rank; }
 
   std::vector<std::string> problems() const;  // each violated invariant, in words
   void validate() const;                      // throws UsageError listing problems()
