@@ -106,6 +106,12 @@ cuda() {
   timed "the CUDA LibTorch 2.6 build" run_in "$root" \
     "NCA_BUILD_DIR=build-debian13-cuda scripts/build.sh -DNCA_BUILD_TESTS=OFF \
      -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"
+  # Data-parallel training's NCCL path (src/distributed.cpp under USE_C10D_NCCL) must be in it.
+  local nccl
+  nccl=$(nm -C build-debian13-cuda/CMakeFiles/nca_core.dir/src/distributed.cpp.o |
+    grep -c 'ProcessGroupNCCL' || true)
+  [[ $nccl -gt 0 ]] || die "the CUDA build left out the NCCL path (no ProcessGroupNCCL in distributed.cpp.o)"
+  echo "debian13: the CUDA build holds the NCCL path ($nccl ProcessGroupNCCL symbols in distributed.cpp.o)"
   echo "debian13: CUDA tests skipped: no GPU on this machine (the CUDA build is compiled and linked only)"
 }
 
