@@ -124,8 +124,9 @@ IterationStats Trainer::step() {
   }
   if (trace_) trace_->batch = x0.cpu().clone();
 
-  const int steps = static_cast<int>(
+  int steps = static_cast<int>(
       torch::randint(cfg_.min_steps, cfg_.max_steps, {1}, gen_, torch::kLong).item<int64_t>());
+  if (hooks_) steps = hooks_->rollout_steps(steps);
   auto x = x0;
   // Both backends get the same fire masks, drawn from gen_ in the same order.
   const bool fast = backend_ == Backend::Fast;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,6 +71,9 @@ class ProcessGroup {
 class DataParallel : public IterationHooks {
  public:
   explicit DataParallel(ProcessGroup& group) : group_(group) {}
+  int rollout_steps(int local) override {
+    return group_.max(group_.rank() == 0 ? local : std::numeric_limits<int>::min());
+  }
   Agreement agree(bool ok, bool stop) override { return group_.agree(ok, stop); }
   void reduce_gradients(const std::vector<at::Tensor>& gradients) override {
     group_.average(gradients);

@@ -49,6 +49,9 @@ class IterationHooks {
     bool any_stop = false;  // a stop was requested on some rank: every rank abandons the
                             // iteration, at the same point
   };
+  // Before the rollout: rank 0's rollout length, for every rank (one length per global batch,
+  // as in the reference; and no rank waits for a longer one).
+  virtual int rollout_steps(int local) = 0;
   // After the rollout and backward, one collective.
   virtual Agreement agree(bool ok, bool stop) = 0;
   // After backward, before the per-parameter normalisation: each gradient becomes the mean of
