@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nca/errors.h"
+
 namespace nca {
 namespace {
 
@@ -107,7 +109,44 @@ void rename_over(const std::string& tmp, const std::string& path) {
 
 constexpr const char* kTempInfix = ".tmp-";
 
+// What a file that is not a regular one is, in words.
+const char* kind_of(mode_t mode) {
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+std::string quoted(const std::string& path) { return "'" + excerpt(path, 200) + "'"; }
+
 }  // namespace
+
+void check_replaceable(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return;
+  std::string why = std::string(" is ") + kind_of(st.st_mode);
+  if (S_ISLNK(st.st_mode))
+    why += ": nca would replace the link, not write through it; give the path it points to";
+  else
+    why += ", not a regular file: nca writes only regular files (a temporary file renamed over "
+           "the old one)";
+  throw UsageError("cannot write " + quoted(path) + ":" + why);
+}
+
+void check_readable_file(const std::string& path, size_t max_bytes) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw std::runtime_error("cannot read " + quoted(path) + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    throw UsageError("cannot read " + quoted(path) + ": it is " + kind_of(st.st_mode) +
+                     (S_ISDIR(st.st_mode) ? "" : ", not a regular file"));
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    throw UsageError("cannot read " + quoted(path) + ": " + std::to_string(st.st_size) +
+                     " bytes, more than the " + std::to_string(max_bytes) + " nca reads");
+}
 
 std::string temporary_path_for(const std::string& path) {
   const fs::path target(path);
@@ -145,6 +184,7 @@ void remove_stale_temporaries(const std::string& dir) {
 
 void write_bytes_atomically(const std::string& path,
                             const std::function<void(ByteSink&)>& produce) {
+  check_replaceable(path);
   const std::string tmp = temporary_path_for(path);
   // O_EXCL: a leftover temporary of a killed process with the same PID is replaced, never
   // written through (it could be a link planted there).
@@ -168,6 +208,7 @@ void write_bytes_atomically(const std::string& path,
 
 void write_atomically(const std::string& path,
                       const std::function<void(const std::string&)>& write) {
+  check_replaceable(path);
   const std::string tmp = temporary_path_for(path);
   try {
     write(tmp);
@@ -193,6 +234,7 @@ void copy_file_atomically(const std::string& from, const std::string& to) {
 }
 
 void link_or_copy_atomically(const std::string& from, const std::string& to) {
+  check_replaceable(to);
   const std::string tmp = temporary_path_for(to);
   ::unlink(tmp.c_str());
   if (::link(from.c_str(), tmp.c_str()) != 0) {
@@ -214,17 +256,19 @@ std::string read_file(const std::string& path, size_t max_bytes) {
   auto fail = [&](const std::string& why) {
     return std::runtime_error("cannot read '" + path + "': " + why);
   };
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) throw fail(std::strerror(errno));
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) throw fail(std::strerror(errno));
   if (S_ISDIR(st.st_mode)) throw fail("is a directory");
+  if (!S_ISREG(st.st_mode))
+    throw UsageError("cannot read " + quoted(path) + ": it is " + kind_of(st.st_mode) +
+                     ", not a regular file");
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    throw fail("larger than " + std::to_string(max_bytes) + " bytes");
   std::string out;
-  if (S_ISREG(st.st_mode)) {
-    if (static_cast<size_t>(st.st_size) > max_bytes)
-      throw fail("larger than " + std::to_string(max_bytes) + " bytes");
-    out.reserve(static_cast<size_t>(st.st_size));
-  }
+  out.reserve(static_cast<size_t>(st.st_size));
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);

@@ -274,8 +274,11 @@ void RunDir::open_loss_log(int64_t first_iteration) {
 
 void RunDir::keep_loss_rows_before(int64_t iteration) {
   const std::string csv = loss_csv_path();
-  std::ifstream in(csv);
-  if (!in) return write_text_atomically(csv, kCsvHeader);
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(csv, ec))) return write_text_atomically(csv, kCsvHeader);
+  // Read whole and bounded: loss.csv could be a link to /dev/zero or a FIFO (refused, one line).
+  // A row is about 60 bytes: 1 GB is some 17 million iterations.
+  std::istringstream in(read_file(csv, size_t{1} << 30));
   std::string line, kept;
   std::getline(in, line);
   kept = line + "\n";
@@ -303,7 +306,6 @@ void RunDir::keep_loss_rows_before(int64_t iteration) {
       // a malformed number only costs one point of the picture
     }
   }
-  in.close();
   write_text_atomically(csv, kept);
 }
 

@@ -4,10 +4,13 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "catch.h"
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "catch.h"
+
 #include "nca/atomic_file.h"
+#include "nca/errors.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -87,8 +90,37 @@ TEST_CASE("copy_file_atomically and read_file") {
   CHECK_FALSE(fs::exists(dir.file("c")));
   CHECK_THROWS_WITH(nca::read_file(dir.path().string()), Contains("is a directory"));
   CHECK_THROWS_WITH(nca::read_file(dir.file("a"), 2), Contains("larger than 2 bytes"));
-  // A device without an end is cut off at the limit instead of filling memory.
-  CHECK_THROWS_WITH(nca::read_file("/dev/zero", 1 << 20), Contains("larger than"));
+  // A device without an end, or a FIFO without a writer, is refused before a byte is read
+  // (exit 2: the user gave the wrong path), not read until a limit or forever.
+  CHECK_THROWS_AS(nca::read_file("/dev/zero", 1 << 20), nca::UsageError);
+  CHECK_THROWS_WITH(nca::read_file("/dev/zero"),
+                    Contains("cannot read '/dev/zero': it is a character device, not a regular file"));
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(nca::read_file(dir.file("fifo")), Contains("it is a FIFO, not a regular file"));
+  CHECK_THROWS_WITH(nca::check_readable_file(dir.file("a"), 2),
+                    Contains("3 bytes, more than the 2 nca reads"));
+  CHECK_NOTHROW(nca::check_readable_file(dir.file("a"), 3));
+}
+
+TEST_CASE("the writers replace only regular files") {
+  nca::test::TempDir dir;
+  REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(nca::write_text_atomically(dir.file("fifo"), "x"),
+                    Contains("is a FIFO, not a regular file"));
+  CHECK(fs::is_fifo(dir.file("fifo")));
+  nca::write_text_atomically(dir.file("real"), "keep");
+  fs::create_symlink(dir.file("real"), dir.file("link"));
+  CHECK_THROWS_WITH(nca::write_text_atomically(dir.file("link"), "x"),
+                    Contains("is a symbolic link"));
+  CHECK_THROWS_WITH(nca::link_or_copy_atomically(dir.file("real"), dir.file("link")),
+                    Contains("is a symbolic link"));
+  CHECK(fs::is_symlink(dir.file("link")));
+  CHECK(nca::read_file(dir.file("real")) == "keep");
+  fs::create_directory(dir.file("d"));
+  CHECK_THROWS_AS(nca::write_text_atomically(dir.file("d"), "x"), nca::UsageError);
+  CHECK_NOTHROW(nca::write_text_atomically(dir.file("real"), "new"));
+  CHECK(nca::read_file(dir.file("real")) == "new");
+  CHECK_FALSE(fs::exists(dir.file(".fifo.tmp-" + std::to_string(::getpid()))));
 }
 
 TEST_CASE("temporary names are recognised, and only dead writers' temporaries are removed") {

@@ -19,6 +19,13 @@ class ByteSink {
   void write(const std::string& s) noexcept { write(s.data(), s.size()); }
 };
 
+// What nca may replace at `path`: nothing, or a regular file. Anything else throws UsageError
+// with one line naming it: a device (as root, renaming over /dev/null would put a file in its
+// place), a FIFO, a socket, a directory, or a symbolic link (the rename would replace the link,
+// not write through it: give the path of the file it points to). The writers below call it
+// first.
+void check_replaceable(const std::string& path);
+
 // Creates a temporary file beside `path`, lets produce() write the content into the sink, flushes
 // it to disk (fsync), then renames it over `path`. On any failure (a write, the flush or the
 // rename: a full disk, a removed folder, no permission) the temporary file is removed, `path`
@@ -56,7 +63,13 @@ bool is_temporary_name(const std::string& filename, std::string* target = nullpt
 void remove_stale_temporaries(const std::string& dir);
 
 // The whole file as bytes; throws std::runtime_error "cannot read 'path': reason", also when it
-// holds more than max_bytes (a device like /dev/zero must not exhaust memory).
+// holds more than max_bytes. Only a regular file (or a link to one) is read: a device, FIFO or
+// socket throws UsageError "cannot read 'path': it is a FIFO, not a regular file" without
+// waiting on it (a FIFO with no writer would block forever, /dev/zero never ends).
 std::string read_file(const std::string& path, size_t max_bytes = size_t{1} << 32);
+
+// The checks of read_file without reading: `path` is a regular file (or a link to one) of at
+// most max_bytes; UsageError "cannot read 'path': ..." otherwise.
+void check_readable_file(const std::string& path, size_t max_bytes);
 
 }  // namespace nca

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include "nca/atomic_file.h"
 #include "nca/errors.h"
 
 namespace nca::cli {
@@ -80,7 +82,22 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   }
 }
 
+void check_config_file(const std::string& path) {
+  std::error_code ec;
+  // A missing file is CLI11's to report.
+  if (std::filesystem::exists(path, ec)) check_readable_file(path, kMaxConfigBytes);
+}
+
 bool parse(CLI::App& app, int argc, char** argv) {
+  // CLI11 reads a --config file itself, whatever it is: a FIFO would block it, /dev/zero never
+  // ends. Checked first, like every other input.
+  if (app.get_option_no_throw("--config")) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--config" && i + 1 < argc) check_config_file(argv[i + 1]);
+      if (a.rfind("--config=", 0) == 0) check_config_file(a.substr(9));
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -24,6 +24,12 @@ struct QuietExit {
 // code (UsageError and CLI11 parse errors: 2, anything else: 1; QuietExit: its code, no line).
 int guarded(const std::string& command, const std::function<int()>& body);
 
+// The most a --config file may hold: a config is a few dozen short lines.
+inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+// A --config file must be a regular file of at most kMaxConfigBytes (UsageError otherwise); a
+// missing one is left to CLI11.
+void check_config_file(const std::string& path);
+
 // Parses argv with CLI11; rewords CLI11's errors into one readable line (thrown as UsageError).
 // Returns false when help was printed (the caller exits 0).
 bool parse(CLI::App& app, int argc, char** argv);

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "common.h"
 #include "frames.h"
+#include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
 #include "nca/torchscript.h"
@@ -43,6 +44,10 @@ int export_model(int argc, char** argv) {
     throw UsageError("nothing to export: give --web OUT_DIR and/or --torch OUT.pt");
 
   const std::string model_path = model_path_or_default(model_arg, kDefaultModel);
+  if (!torch_path.empty()) {
+    check_not_input("--torch", torch_path, model_path);
+    check_replaceable(torch_path);
+  }
   CheckpointInfo info;
   const NCAModel model = load_model(model_path, &info);
 

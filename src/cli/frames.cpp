@@ -10,8 +10,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "nca/atomic_file.h"
 #include "nca/errors.h"
 #include "nca/plot.h"
+#include "nca/run_dir.h"
 
 namespace nca::cli {
 
@@ -82,6 +84,27 @@ void check_run_model_options(const RunModelOptions& o) {
     throw UsageError("--gif '" + excerpt(o.gif) + "': a GIF path must end in .gif");
   if (!o.video.empty() && !ends_with_ci(o.video, ".mp4"))
     throw UsageError("--video '" + excerpt(o.video) + "': a video path must end in .mp4");
+}
+
+void check_not_input(const char* flag, const std::string& output, const std::string& input) {
+  std::error_code ec;
+  if (fs::equivalent(output, input, ec))
+    throw UsageError(fmt::format("{} '{}' is the model being read ('{}'): writing it would "
+                                 "destroy it; choose another path",
+                                 flag, excerpt(output), excerpt(input)));
+}
+
+void check_outputs(const RunModelOptions& o, const std::string& model_path, const std::string& gif) {
+  if (RunDir::is_run_directory(o.out))
+    throw UsageError("--out '" + excerpt(o.out) +
+                     "' is a training run directory (its loss.csv would be replaced by this "
+                     "command's): choose another folder");
+  check_not_input("--gif", gif, model_path);
+  check_replaceable(gif);
+  if (!o.video.empty()) {
+    check_not_input("--video", o.video, model_path);
+    check_replaceable(o.video);
+  }
 }
 
 void require_positive(const char* flag, int64_t value) {

@@ -40,6 +40,15 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
 // Throws UsageError.
 void check_run_model_options(const RunModelOptions& o);
 
+// Before any work: refuses (UsageError, one line) outputs that would destroy an input or are
+// not files nca may replace: an --out folder that is a training run directory (grow and regen
+// write loss.csv and frames there), a --gif or --video that is the model being read, or that
+// is a device, FIFO, socket or symbolic link (check_replaceable).
+void check_outputs(const RunModelOptions& o, const std::string& model_path, const std::string& gif);
+
+// Refuses (UsageError) writing `output` (given with `flag`) when it is the file `input`.
+void check_not_input(const char* flag, const std::string& output, const std::string& input);
+
 // The model path to use: o.model (a file or run directory) or the shipped default, found
 // relative to the working directory or to the source tree nca was built from.
 std::string model_path_or_default(const std::string& model, const std::string& default_name);

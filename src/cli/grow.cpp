@@ -61,6 +61,7 @@ int grow(int argc, char** argv) {
   const bool measure = target.defined() && target.size(1) == h && target.size(2) == w;
 
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "growth.gif").string() : o.gif;
+  check_outputs(o, m.path, gif);
   FrameWriter frames(o.out, gif, static_cast<int>(w), static_cast<int>(h), o);
   if (frames.removed_old_frames() > 0)
     spdlog::info("removed {} frames of an earlier run from {}", frames.removed_old_frames(), o.out);

@@ -85,6 +85,7 @@ int regen(int argc, char** argv) {
   if (cut == Cut::Square && (cut_size > h || cut_size > w))
     throw UsageError(fmt::format("--cut-size {} does not fit the {}x{} grid", cut_size, h, w));
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "regen.gif").string() : o.gif;
+  check_outputs(o, m.path, gif);
   FrameWriter frames(o.out, gif, w, h, o);
   if (frames.removed_old_frames() > 0)
     spdlog::info("removed {} frames of an earlier run from {}", frames.removed_old_frames(), o.out);

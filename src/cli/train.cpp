@@ -64,6 +64,7 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
     const std::string saved = dir.empty() ? "" : RunDir::config_path_of(dir);
     std::error_code ec;
     if (!saved.empty() && fs::exists(saved, ec)) {
+      check_config_file(saved);
       std::vector<std::string> args(argv + 1, argv + argc);
       args.insert(args.begin(), {"--config", saved});
       std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
