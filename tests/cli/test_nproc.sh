@@ -9,6 +9,7 @@
 #   - Ctrl-C to --nproc stops both ranks at the same iteration, saved, exit 0; --resume goes on;
 #   - a rank killed with -9 stops the other with one line within --dist-timeout, --nproc exits
 #     non-zero, and --resume continues from the last save;
+#   - a worker started again by its launcher (TORCHELASTIC_RESTART_COUNT) resumes by itself;
 #   - usage errors: --nproc under a launcher, a batch or pool that does not split.
 source "$(dirname "$0")/lib.sh"
 LIZ=$SRC/data/lizard.png
@@ -133,6 +134,27 @@ check "kill: loss.csv holds iterations 0..$((K + 4)), each once" \
   cmp <(tail -n +2 k/loss.csv | cut -d, -f1) <(seq 0 $((K + 4)))
 grow_ok() { "$NCA" grow --model "$1" --steps 5 --out "$2" --gif "$2.gif" >/dev/null 2>&1; }
 check "kill: the resumed model.pt loads" grow_ok k gk
+
+# --- a launcher's restart (torchrun --max_restarts) ---------------------------------------------
+# torchrun starts the workers again with TORCHELASTIC_RESTART_COUNT=1 and the same command line
+# (no --resume): they continue the run in their run directory by themselves. (No working
+# torchrun here: Debian's is broken on both platforms; the environment is what it sets.)
+m=$((K + 5))
+p=$(port)
+pids=()
+for r in 0 1; do
+  TORCHELASTIC_RESTART_COUNT=1 RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 \
+    MASTER_ADDR=127.0.0.1 MASTER_PORT=$p \
+    timeout 300 "$NCA" train "${base[@]}" --iters $((m + 3)) --save-every 3 --run-dir k \
+    >"rlog$r" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+check "restart: both ranks exit 0" test $rc -eq 0 || cat rlog0 rlog1 >&2
+check "restart: resumes by itself" grep -q "resuming k at iteration $m\$" rlog0
+check "restart: loss.csv holds iterations 0..$((m + 2)), each once" \
+  cmp <(tail -n +2 k/loss.csv | cut -d, -f1) <(seq 0 $((m + 2)))
 
 # --- usage errors -----------------------------------------------------------------------------
 p=$(port)
