@@ -134,6 +134,11 @@ void check_shards(const TrainConfig& cfg, int world) {
   for (int r = 0; r < world; ++r) shard_config(cfg, r, world).validate();
 }
 
+UsageError nccl_needs_cuda() {
+  return UsageError("--dist-backend nccl works between GPUs: add --device cuda, or use "
+                    "--dist-backend gloo (or auto) on the CPU");
+}
+
 int train(int argc, char** argv) {
   bool help = false;
   TrainOptions o = resolve_options(argc, argv, help);
@@ -148,6 +153,7 @@ int train(int argc, char** argv) {
     if (o.cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
     o.cfg.validate();
     check_shards(o.cfg, o.nproc);
+    if (o.dist_backend == "nccl" && o.cfg.device == "cpu") throw nccl_needs_cuda();
     std::vector<std::string> args{"nca"};
     for (int i = 0; i < argc; ++i) {
       const std::string a = argv[i];
@@ -195,6 +201,7 @@ int train(int argc, char** argv) {
   std::unique_ptr<ProcessGroup> group;
   if (parallel) {
     bool nccl = o.dist_backend == "nccl";
+    if (nccl && !device.is_cuda()) throw nccl_needs_cuda();
     if (o.dist_backend == "auto" && device.is_cuda() && ProcessGroup::nccl_available()) {
       // NCCL wants a GPU per process; ranks sharing one go over Gloo.
       const char* local = std::getenv("LOCAL_WORLD_SIZE");

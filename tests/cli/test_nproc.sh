@@ -167,6 +167,8 @@ expect 2 "pool 9 does not split evenly over 2 processes" -- \
   train "${common[@]}" --batch 4 --pool 9 --iters 2 --nproc 2 --run-dir u
 expect 2 "damage 3 over 2 processes damages 2 of a process's 2 samples, leaving none to reseed" -- \
   train "${common[@]}" --batch 4 --pool 8 --damage 3 --iters 2 --nproc 2 --run-dir u
+expect 2 "--dist-backend nccl works between GPUs: add --device cuda" -- \
+  train "${args[@]}" --iters 2 --nproc 2 --device cpu --dist-backend nccl --run-dir u
 RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect 2 "MASTER_PORT is not set" -- \
   train "${args[@]}" --iters 2 --run-dir u
 check "no run directory left by usage errors" test ! -e u
