@@ -28,6 +28,13 @@ printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.
 "$probe" make-png 4096x4096 big-4096x4096.png
 cp -r run corrupt-pool && printf 'garbage' >corrupt-pool/pool.pt
 mkdir -p thesis && echo "three years" >thesis/notes.txt
+printf 'iters = 3\nbatch = 4\niters = 5\n' >twice.toml
+printf 'iters =\n' >no-value.toml
+printf 'iters = "100"\n' >quoted-number.toml
+printf 'experiment = growing\n' >unquoted-text.toml
+printf 'pool = 16\n' >other-pool.toml
+cp -r run no-pool && rm no-pool/pool.pt
+printf 'iters = %s\n' "$(printf '7%.0s' $(seq 5000))" >long-number.toml
 
 row() {
   local what=$1
@@ -93,6 +100,29 @@ row() {
   row "config: a [train] section" train --target "$LIZ" --config section.toml
   row "config: missing file" train --target "$LIZ" --config missing.toml
   row "config: a 200 KB value" train --target "$LIZ" --config long-value.toml
+  row "config: a key given twice" train --target "$LIZ" --config twice.toml
+  row "config: a key with no value" train --target "$LIZ" --config no-value.toml
+  row "config: a quoted number" train --target "$LIZ" --config quoted-number.toml
+  row "config: unquoted text" train --target "$LIZ" --config unquoted-text.toml
+  row "leading zero: decimal, not octal (10 iterations)" train --target "$LIZ" "${TINY[@]}" --iters 010 --run-dir r9
+  row "hexadecimal integer" train --target "$LIZ" --iters 0x10
+  row "integer past 64 bits (CLI11 alone clamps it)" train --target "$LIZ" --iters 99999999999999999999
+  row "negative seed (CLI11 alone wraps it)" train --target "$LIZ" --seed -1
+  row "integer past 32 bits" train --target "$LIZ" --batch 3000000000
+  row "NaN angle" grow --angle nan
+  row "float past the double range" train --target "$LIZ" --lr 1e999
+  row "config: a 5000-digit number" train --target "$LIZ" --config long-number.toml
+  row "1000 threads" train --target "$LIZ" --threads 1000
+  row "1000 threads (grow)" grow --threads 1000
+  row "rollouts of 2^31 steps" train --target "$LIZ" --max-steps 2147483647
+  row "rollouts of 100,000 steps: more memory than the machine has" train --target "$LIZ" --max-steps 100000
+  row "a pool of 10^8 samples" train --target "$LIZ" --pool 100000000
+  row "pad that wraps size + 2 pad" train --target "$LIZ" --pad 2147483647
+  row "regen frames of 207 megapixels" regen --scale 600
+  row "GIF frame time past 16 bits" grow --gif-delay 70000
+  row "resume with another target" train --run-dir run --resume --target "$D/grayscale.png"
+  row "resume with another config" train --run-dir run --resume --config other-pool.toml
+  row "resume without pool.pt" train --run-dir no-pool --resume --iters 3
   row "run dir under a file" train --target "$LIZ" "${TINY[@]}" --run-dir a-file/run
   row "existing run dir" train --target "$LIZ" "${TINY[@]}" --run-dir run
   row "nothing to resume" train --run-dir empty --resume

@@ -16,7 +16,7 @@
 # installed by the test itself with npm ci) and python3-torch (loading the TorchScript export).
 set -euo pipefail
 
-build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libstb-dev catch2 libgif-dev
+build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libfmt-dev libstb-dev catch2 libgif-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev)
 # Gloo (c10d's CPU transport) for the CPU LibTorch only: in Debian 13, libgloo-dev and
 # libtorch-cuda-dev cannot be installed together (apt removed libtorch-cuda-dev to install it).

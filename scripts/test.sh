@@ -52,10 +52,11 @@ stage "the suite (Debian 12)" bash -c 'cd "${NCA_BUILD_DIR:-build}" && ctest --o
 if $sanitize; then
   # Under the sanitizers, everything but the long runs that only repeat code the other tests
   # already drive (kept within CI's time): the export tests (Chromium, Python), the shipped
-  # models' 1000-step grow, the three loss-curve goldens, the bench and determinism runs, and
+  # models' 1000-step grow, the three loss-curve goldens, the bench and determinism runs, the
+  # signal matrix (25 interrupted runs; test_signals and test_pipes send the same signals), and
   # the fast step's second and third kernel sets. scripts/sanitize.sh alone runs them all.
   stage "the sanitized build and suite" scripts/sanitize.sh -E \
-    '^export\.|cli\.test_(export|shipped_models|loss_|bench|determinism)|fast_step_kernels'
+    '^export\.|cli\.test_(export|shipped_models|loss_|bench|determinism|signal_matrix)|fast_step_kernels'
   stage "fuzzing" scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
 fi
 if $mutations; then

@@ -16,6 +16,7 @@
 #include "nca/archive_guard.h"
 #include "nca/atomic_file.h"
 #include "nca/errors.h"
+#include "nca/limits.h"
 #include "nca/torch_compat.h"
 
 namespace nca {
@@ -28,13 +29,16 @@ std::runtime_error load_error(const std::string& path, const std::string& why) {
 // A checkpoint holds 40 KB of weights and a target of at most kMaxGrid^2 cells; anything much
 // larger is not one, and must not be read into memory whole.
 constexpr size_t kMaxCheckpointBytes = size_t{2} << 30;
-constexpr int64_t kMaxGrid = 8192;
+constexpr int64_t kMaxGrid = limits::kMaxGridSide;
 
 // The file's bytes, or the reason they cannot be had, worded for a user.
 std::string read_checkpoint_file(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw load_error(path, "no such file");
-  if (std::filesystem::is_directory(path, ec)) throw load_error(path, "is a directory");
+  // A path that names no model is the user's input to fix (exit 2); a damaged file is not.
+  if (!std::filesystem::exists(path, ec))
+    throw UsageError(load_error(path, "no such file").what());
+  if (std::filesystem::is_directory(path, ec))
+    throw UsageError(load_error(path, "is a directory").what());
   try {
     return read_file(path, kMaxCheckpointBytes);
   } catch (const std::runtime_error& e) {

@@ -2,20 +2,28 @@
 #include "nca/config.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <iomanip>
+#include <cstdlib>
+#include <map>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "nca/errors.h"
+#include "nca/limits.h"
 
 namespace nca {
 namespace {
 
-// Shortest round-trip form: 0.5, 2, 1e-08 rather than std::to_string's 0.500000.
-std::string num(double v) {
-  std::ostringstream o;
-  o << v;
-  return o.str();
+// Shortest form that reads back as the same double: 0.1, 2, 1e-08 (not 0.10000000000000001).
+std::string num(double v) { return fmt::format("{}", v); }
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+std::string trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? "" : s.substr(a, b - a + 1);
 }
 
 std::string join(const std::vector<std::string>& items, const std::string& sep) {
@@ -76,10 +84,11 @@ std::vector<std::string> ModelConfig::problems() const {
   std::vector<std::string> p;
   // The upper bounds are far above any useful model; they keep a checkpoint's header from
   // asking for a model that cannot fit in memory.
-  if (channels < 4 || channels > 256)
-    p.push_back("channels must be in 4..256 (RGBA and hidden), got " + std::to_string(channels));
-  if (hidden <= 0 || hidden > 4096)
-    p.push_back("hidden must be in 1..4096, got " + std::to_string(hidden));
+  if (channels < 4 || channels > limits::kMaxChannels)
+    p.push_back(fmt::format("channels must be in 4..{} (RGBA and hidden), got {}",
+                            limits::kMaxChannels, channels));
+  if (hidden <= 0 || hidden > limits::kMaxHidden)
+    p.push_back(fmt::format("hidden must be in 1..{}, got {}", limits::kMaxHidden, hidden));
   if (!(fire_rate > 0 && fire_rate <= 1))
     p.push_back("fire-rate must be in (0, 1], got " + num(fire_rate));
   if (!(alive_threshold >= 0 && alive_threshold < 1))
@@ -107,7 +116,14 @@ std::vector<std::string> TrainConfig::problems() const {
   positive("size", size);
   positive("min-steps", min_steps);
   if (pad < 0) p.push_back("pad must be zero or more, got " + std::to_string(pad));
-  if (size > 4096 || pad > 4096) p.push_back("size and pad must be at most 4096");
+  if (size > limits::kMaxImageSide)
+    p.push_back(fmt::format("size must be at most {}, got {}", limits::kMaxImageSide, size));
+  // In 64 bits: size + 2 pad can pass the int range.
+  if (const int64_t g = int64_t{size} + 2 * int64_t{pad}; g > limits::kMaxGridSide)
+    p.push_back(fmt::format("size + 2 pad (the grid) must be at most {} cells, got {}",
+                            limits::kMaxGridSide, g));
+  if (max_steps > limits::kMaxSteps)
+    p.push_back(fmt::format("max-steps must be at most {}, got {}", limits::kMaxSteps, max_steps));
   if (min_steps >= max_steps)
     p.push_back("min-steps (" + std::to_string(min_steps) + ") must be less than max-steps (" +
                 std::to_string(max_steps) + "), which is exclusive");
@@ -128,7 +144,11 @@ std::vector<std::string> TrainConfig::problems() const {
   if (!(lr_decay > 0 && lr * lr_decay <= kMaxLr))
     p.push_back("lr-decay must be positive, with lr * lr-decay at most 1e30, got " + num(lr_decay));
   if (lr_decay_at < 0) p.push_back("lr-decay-at must be zero or more");
-  if (threads < 0) p.push_back("threads must be zero (all cores) or more");
+  if (threads < 0 || threads > limits::max_threads())
+    p.push_back(fmt::format("threads must be 0 (all cores) to {} ({} per core; this machine has "
+                            "{} cores), got {}",
+                            limits::max_threads(), limits::kThreadsPerCore, limits::cores(),
+                            threads));
   if (log_every <= 0) p.push_back("log-every must be positive");
   if (save_every < 0) p.push_back("save-every must be zero (only at the end) or more");
   if (snapshot_every < 0) p.push_back("snapshot-every must be zero (off) or more");
@@ -154,7 +174,6 @@ void TrainConfig::validate() const {
 
 std::string TrainConfig::to_toml() const {
   std::ostringstream o;
-  o << std::setprecision(17);
   // Verbatim between quotes: CLI11 2.1 reads a quoted value back as it is, with no escapes;
   // problems() refuses the characters it could not read back.
   auto str = [](const std::string& s) { return "\"" + s + "\""; };
@@ -169,12 +188,12 @@ std::string TrainConfig::to_toml() const {
     << "pad = " << pad << "\n"
     << "min-steps = " << min_steps << "\n"
     << "max-steps = " << max_steps << "\n"
-    << "lr = " << lr << "\n"
+    << "lr = " << num(lr) << "\n"
     << "lr-decay-at = " << lr_decay_at << "\n"
-    << "lr-decay = " << lr_decay << "\n"
+    << "lr-decay = " << num(lr_decay) << "\n"
     << "damage = " << damage << "\n"
-    << "fire-rate = " << model.fire_rate << "\n"
-    << "alive-threshold = " << model.alive_threshold << "\n"
+    << "fire-rate = " << num(model.fire_rate) << "\n"
+    << "alive-threshold = " << num(model.alive_threshold) << "\n"
     << "hidden = " << model.hidden << "\n"
     << "perception = " << str(to_string(model.perception)) << "\n"
     << "seed = " << seed << "\n"
@@ -185,6 +204,104 @@ std::string TrainConfig::to_toml() const {
     << "save-every = " << save_every << "\n"
     << "snapshot-every = " << snapshot_every << "\n";
   return o.str();
+}
+
+std::string check_integer_text(std::string& text, bool is_unsigned) {
+  const std::string shown = "'" + excerpt(text) + "'";
+  size_t i = 0;
+  const bool negative = !text.empty() && text[0] == '-';
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) i = 1;
+  if (i == text.size() || !std::all_of(text.begin() + static_cast<long>(i), text.end(), is_digit))
+    return shown + " is not a whole number in decimal digits";
+  const size_t first = text.find_first_not_of('0', i);
+  const std::string digits = first == std::string::npos ? "0" : text.substr(first);
+  if (is_unsigned && negative && digits != "0") return shown + " must be zero or more";
+  const std::string plain = (negative && digits != "0" ? "-" : "") + digits;
+  errno = 0;
+  if (is_unsigned)
+    std::strtoull(plain.c_str(), nullptr, 10);
+  else
+    std::strtoll(plain.c_str(), nullptr, 10);
+  if (errno == ERANGE || digits.size() > 20)
+    return shown + " is out of range (" +
+           (is_unsigned ? "0 to 18446744073709551615"
+                        : "-9223372036854775808 to 9223372036854775807") +
+           ")";
+  text = plain;
+  return "";
+}
+
+std::string check_float_text(const std::string& text) {
+  const std::string shown = "'" + excerpt(text) + "'";
+  // [+-] digits [. digits] [e [+-] digits], or [+-] . digits [...]: what a person writes.
+  size_t i = 0, n = text.size();
+  if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+  size_t mantissa = 0;
+  while (i < n && is_digit(text[i])) ++i, ++mantissa;
+  if (i < n && text[i] == '.') {
+    ++i;
+    while (i < n && is_digit(text[i])) ++i, ++mantissa;
+  }
+  bool ok = mantissa > 0;
+  if (ok && i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+    size_t exponent = 0;
+    while (i < n && is_digit(text[i])) ++i, ++exponent;
+    ok = exponent > 0;
+  }
+  if (!ok || i != n) return shown + " is not a decimal number (such as 0.002 or 2e-3)";
+  errno = 0;
+  const double v = std::strtod(text.c_str(), nullptr);
+  if (errno == ERANGE || !std::isfinite(v))
+    return shown + " is out of the range of a double (about 1e-308 to 1e308)";
+  return "";
+}
+
+std::string check_config_text(const std::string& text,
+                              const std::function<KeyKind(const std::string&)>& kind_of) {
+  std::istringstream in(text);
+  std::string raw;
+  std::map<std::string, int> seen;
+  for (int n = 1; std::getline(in, raw); ++n) {
+    const std::string line = trim(raw);
+    if (line.empty() || line[0] == '#' || line[0] == '[') continue;  // sections: CLI11 names them
+    const auto at = [&](const std::string& what) { return fmt::format("line {}: {}", n, what); };
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos)
+      return at("expected key = value, got '" + excerpt(line) + "'");
+    const std::string key = trim(line.substr(0, eq));
+    std::string value = trim(line.substr(eq + 1));
+    if (key.empty()) return at("'" + excerpt(line) + "' has no key before '='");
+    const bool quoted = !value.empty() && (value[0] == '"' || value[0] == '\'');
+    std::string inner;  // between the quotes
+    if (quoted) {
+      const size_t close = value.find(value[0], 1);
+      if (close == std::string::npos) return at(excerpt(key) + " = " + excerpt(value) + ": the quote is not closed");
+      const std::string rest = trim(value.substr(close + 1));
+      if (!rest.empty() && rest[0] != '#')
+        return at(excerpt(key) + " = " + excerpt(value) + ": text after the closing quote");
+      inner = value.substr(1, close - 1);
+    } else {
+      value = trim(value.substr(0, value.find('#')));
+      if (value.empty()) return at("key '" + excerpt(key) + "' has no value");
+    }
+    const KeyKind kind = kind_of(key);
+    if (kind == KeyKind::Unknown) continue;  // CLI11 refuses it, naming the key
+    if (const auto [it, first] = seen.emplace(key, n); !first)
+      return at(fmt::format("key '{}' is given twice (first on line {})", excerpt(key), it->second));
+    if (kind == KeyKind::Number && quoted) {
+      std::string number = inner;
+      if (check_float_text(number).empty() || check_integer_text(number, false).empty())
+        return at(fmt::format("{0} = {1}: a number is written without quotes ({0} = {2})", key,
+                              excerpt(value), excerpt(inner)));
+      return at(fmt::format("{} takes a number, got \"{}\"", key, excerpt(inner)));
+    }
+    if (kind == KeyKind::Text && !quoted)
+      return at(fmt::format("{0} = {1}: text is written in quotes ({0} = \"{1}\")", key,
+                            excerpt(value)));
+  }
+  return "";
 }
 
 }  // namespace nca

@@ -21,6 +21,7 @@
 
 #include "nca/atomic_file.h"
 #include "nca/errors.h"
+#include "nca/limits.h"
 
 namespace nca {
 namespace {
@@ -31,8 +32,8 @@ namespace {
 // took 6 s and 780 MB under the earlier limit of 2^26 pixels in all, and then an 84-byte GIF
 // of 65283 x 250 (under 2^24 pixels), whose shrinking took 3 s, 28 s under the sanitizers: the
 // cost grows with the longer side as well as with the pixel count.
-constexpr int kMaxSourceSide = 4096;
-constexpr int kMaxGrid = 8192;
+constexpr int kMaxSourceSide = static_cast<int>(limits::kMaxImageSide);
+constexpr int kMaxGrid = static_cast<int>(limits::kMaxGridSide);
 // stb_image takes an int length; no image nca accepts needs a file anywhere near this.
 constexpr size_t kMaxFileBytes = size_t{1} << 30;
 

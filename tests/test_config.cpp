@@ -94,3 +94,84 @@ TEST_CASE("limits that keep a config from asking for the impossible") {
   m.channels = 257;
   CHECK_THROWS_WITH(m.validate(), Contains("channels must be in 4..256"));
 }
+
+TEST_CASE("to_toml writes floats in their shortest exact form") {
+  nca::TrainConfig c;
+  const auto toml = c.to_toml();
+  CHECK_THAT(toml, Contains("lr-decay = 0.1\n"));
+  CHECK_THAT(toml, Contains("alive-threshold = 0.1\n"));
+  c.lr = 1.0 / 3.0;
+  CHECK_THAT(c.to_toml(), Contains("lr = 0.3333333333333333\n"));
+  CHECK(std::stod("0.3333333333333333") == c.lr);  // and it reads back as the same double
+}
+
+TEST_CASE("integers are read as written: decimal, in range, nothing clamped or wrapped") {
+  auto read = [](std::string text, bool is_unsigned = false) {
+    const std::string problem = nca::check_integer_text(text, is_unsigned);
+    return problem.empty() ? text : "error: " + problem;
+  };
+  CHECK(read("100") == "100");
+  CHECK(read("010") == "10");  // CLI11 alone: octal 8
+  CHECK(read("+7") == "7");
+  CHECK(read("-0") == "0");
+  CHECK(read("0000") == "0");
+  CHECK(read("-12") == "-12");
+  CHECK(read("9223372036854775807") == "9223372036854775807");
+  CHECK(read("18446744073709551615", true) == "18446744073709551615");
+  CHECK_THAT(read("0x10"), Contains("'0x10' is not a whole number in decimal digits"));
+  CHECK_THAT(read("1e3"), Contains("not a whole number"));
+  CHECK_THAT(read("1.5"), Contains("not a whole number"));
+  CHECK_THAT(read(""), Contains("not a whole number"));
+  CHECK_THAT(read(" 5"), Contains("not a whole number"));
+  CHECK_THAT(read("-"), Contains("not a whole number"));
+  CHECK_THAT(read("9223372036854775808"), Contains("is out of range"));    // CLI11: clamped
+  CHECK_THAT(read("99999999999999999999999"), Contains("is out of range"));
+  CHECK_THAT(read("18446744073709551616", true), Contains("is out of range"));
+  CHECK_THAT(read("-1", true), Contains("'-1' must be zero or more"));      // CLI11: wrapped
+  CHECK(read(std::string(1000, '7')).size() < 200);  // an unbounded value is not echoed whole
+}
+
+TEST_CASE("floats are read as written: finite decimal numbers only") {
+  for (const char* good : {"0.002", "2e-3", "2E-3", "1", "-1.5", "+.5", "5.", "1e308", "0"})
+    CHECK(nca::check_float_text(good).empty());
+  for (const char* bad : {"nan", "NaN", "inf", "-inf", "infinity", "0x1p3", "1e", ".", "", "1,5",
+                          "1.5.2", "e5", " 1"})
+    CHECK_THAT(nca::check_float_text(bad), Contains("is not a decimal number"));
+  CHECK_THAT(nca::check_float_text("1e309"), Contains("out of the range of a double"));
+  CHECK_THAT(nca::check_float_text("1e-400"), Contains("out of the range of a double"));
+}
+
+TEST_CASE("config files: one value per key, numbers unquoted, text quoted") {
+  const auto kind = [](const std::string& key) {
+    if (key == "iters" || key == "lr") return nca::KeyKind::Number;
+    if (key == "target") return nca::KeyKind::Text;
+    if (key == "resume") return nca::KeyKind::Flag;
+    return nca::KeyKind::Unknown;
+  };
+  const auto check = [&](const std::string& text) { return nca::check_config_text(text, kind); };
+  CHECK(check("# comment\n\niters = 100  # trailing\ntarget = \"a b.png\"\nlr = 2e-3\n").empty());
+  CHECK(check("target = 'x.png' # single quotes\r\nresume = true\n").empty());
+  CHECK(check("[section]\nwhatever = 1\nwhatever = 2\n").empty());  // CLI11 names unknown keys
+  CHECK(check("iters = 100\niters = 200\n") == "line 2: key 'iters' is given twice (first on line 1)");
+  CHECK(check("iters =\n") == "line 1: key 'iters' has no value");
+  CHECK(check("iters = # none\n") == "line 1: key 'iters' has no value");
+  CHECK(check("iters = \"100\"\n") ==
+        "line 1: iters = \"100\": a number is written without quotes (iters = 100)");
+  CHECK(check("iters = \"lots\" # a comment\n") == "line 1: iters takes a number, got \"lots\"");
+  CHECK(check("target = lizard.png\n") ==
+        "line 1: target = lizard.png: text is written in quotes (target = \"lizard.png\")");
+  CHECK(check("target = \"lizard.png\n") ==
+        "line 1: target = \"lizard.png: the quote is not closed");
+  CHECK(check("target = \"a\" b\n") == "line 1: target = \"a\" b: text after the closing quote");
+  CHECK(check("iters 100\n") == "line 1: expected key = value, got 'iters 100'");
+  CHECK(check("= 100\n") == "line 1: '= 100' has no key before '='");
+  // What to_toml writes passes.
+  nca::TrainConfig c;
+  c.target = "t.png";
+  const auto every = [](const std::string& key) {
+    for (const char* text : {"target", "experiment", "perception", "device", "backend"})
+      if (key == text) return nca::KeyKind::Text;
+    return nca::KeyKind::Number;
+  };
+  CHECK(nca::check_config_text(c.to_toml(), every).empty());
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,5 +72,22 @@ struct TrainConfig {
   void validate() const;                      // throws UsageError listing problems()
   std::string to_toml() const;                // flat keys named like the command-line flags
 };
+
+// Numbers read exactly as written, in flags and config files alike. CLI11 2.1 reads integers
+// with strtoll's base 0 (010 is eight, 0x10 sixteen), clamps those past 64 bits to the largest,
+// wraps -1 into an unsigned 18446744073709551615, and reads floats with strtold (nan, inf,
+// 0x1p3). Each returns "" when `text` is a plain decimal number in range, after rewriting it to
+// the form CLI11 reads as the same number (leading zeros and '+' dropped); else what is wrong.
+std::string check_integer_text(std::string& text, bool is_unsigned);
+std::string check_float_text(const std::string& text);
+
+// The kinds of value a config key takes, as the command's option of that name says.
+enum class KeyKind { Unknown, Number, Text, Flag };
+// The lines of a TOML config file as nca reads them: `key = value`, comments and blank lines;
+// each key at most once, a value on every key, numbers unquoted and text in quotes. Returns the
+// first problem as "line N: ..." ("" when there is none); unknown keys, sections and the values
+// themselves are left to the parser (CLI11), which names them.
+std::string check_config_text(const std::string& text,
+                              const std::function<KeyKind(const std::string&)>& kind_of);
 
 }  // namespace nca

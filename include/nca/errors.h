@@ -24,6 +24,8 @@ inline std::string excerpt(const std::string& s, size_t max = 60) {
 
 // The first line of an exception's message: c10::Error's carries a C++ backtrace and
 // torch::jit::ErrorReport's starts with a newline; users need the one line that says what.
+// Also: without LibTorch's "[enforce fail at FILE:LINE]" prefix, and at most 300 characters.
 std::string first_line(const std::exception& e);
+std::string first_line(std::string message);
 
 }  // namespace nca

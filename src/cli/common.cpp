@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
@@ -14,7 +15,9 @@
 #include <unistd.h>
 
 #include "nca/atomic_file.h"
+#include "nca/config.h"
 #include "nca/errors.h"
+#include "nca/limits.h"
 
 namespace nca::cli {
 namespace {
@@ -63,7 +66,8 @@ std::string reword(const CLI::ParseError& e) {
 int guarded(const std::string& command, const std::function<int()>& body) {
   auto fail = [&](const std::string& what, int code) {
     std::fflush(stdout);
-    std::cerr << "nca " << command << ": error: " << what << std::endl;
+    // One line of bounded length whatever the message quotes (a path, a value, a file's text).
+    std::cerr << "nca " << command << ": error: " << excerpt(what, 400) << std::endl;
     return code;
   };
   try {
@@ -73,8 +77,7 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   } catch (const UsageError& e) {
     return fail(e.what(), kExitUsage);
   } catch (const c10::Error& e) {
-    std::string msg = e.what_without_backtrace();
-    return fail(msg.substr(0, msg.find('\n')), kExitRuntime);
+    return fail(first_line(e), kExitRuntime);
   } catch (const std::bad_alloc&) {
     return fail("out of memory (a smaller pool, batch, size or grid needs less)", kExitRuntime);
   } catch (const std::exception& e) {
@@ -82,10 +85,50 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   }
 }
 
-void check_config_file(const std::string& path) {
+void check_config_file(const CLI::App& app, const std::string& path) {
   std::error_code ec;
   // A missing file is CLI11's to report.
-  if (std::filesystem::exists(path, ec)) check_readable_file(path, kMaxConfigBytes);
+  if (!std::filesystem::exists(path, ec)) return;
+  check_readable_file(path, kMaxConfigBytes);
+  const auto kind_of = [&](const std::string& key) {
+    const CLI::Option* opt = app.get_option_no_throw("--" + key);
+    if (!opt) return KeyKind::Unknown;
+    if (opt->get_type_size() == 0) return KeyKind::Flag;
+    const std::string type = opt->get_type_name();
+    for (const char* number : {"INT", "UINT", "FLOAT"})
+      if (type.rfind(number, 0) == 0) return KeyKind::Number;
+    return KeyKind::Text;
+  };
+  const std::string problem = check_config_text(read_file(path, kMaxConfigBytes), kind_of);
+  if (!problem.empty()) throw UsageError("config file '" + excerpt(path) + "' " + problem);
+}
+
+void make_numbers_exact(CLI::App& app) {
+  for (CLI::Option* opt : app.get_options()) {
+    if (opt->get_type_size() == 0) continue;  // a flag
+    const std::string type = opt->get_type_name();
+    const bool is_unsigned = type.rfind("UINT", 0) == 0;
+    if (is_unsigned || type.rfind("INT", 0) == 0) {
+      opt->transform(
+          [is_unsigned](std::string s) {
+            const std::string problem = check_integer_text(s, is_unsigned);
+            if (!problem.empty()) throw CLI::ValidationError(problem);
+            return s;
+          },
+          "", "exact integer");
+    } else if (type.rfind("FLOAT", 0) == 0) {
+      opt->transform(
+          [](std::string s) {
+            const std::string problem = check_float_text(s);
+            if (!problem.empty()) throw CLI::ValidationError(problem);
+            // CLI11 reads a float with strtold and rounds that to double: rounded twice, a
+            // value can land one bit off the double it names. The correctly rounded double,
+            // written in hexadecimal, passes through both roundings unchanged.
+            return fmt::format("{:a}", std::strtod(s.c_str(), nullptr));
+          },
+          "", "exact number");
+    }
+  }
 }
 
 bool parse(CLI::App& app, int argc, char** argv) {
@@ -94,10 +137,11 @@ bool parse(CLI::App& app, int argc, char** argv) {
   if (app.get_option_no_throw("--config")) {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
-      if (a == "--config" && i + 1 < argc) check_config_file(argv[i + 1]);
-      if (a.rfind("--config=", 0) == 0) check_config_file(a.substr(9));
+      if (a == "--config" && i + 1 < argc) check_config_file(app, argv[i + 1]);
+      if (a.rfind("--config=", 0) == 0) check_config_file(app, a.substr(9));
     }
   }
+  make_numbers_exact(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -133,11 +177,11 @@ c10::Device select_device(const std::string& name, int default_index) {
     throw UsageError("unknown device '" + name + "': choose auto, cpu, cuda or cuda:K");
   }
   if (!torch::cuda::is_available())
-    throw std::runtime_error("--device " + name +
+    throw UsageError("--device " + name +
                              ": this LibTorch has no CUDA or sees no GPU; use --device cpu "
                              "(or auto), or build against a CUDA LibTorch (see README)");
   if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
-    throw std::runtime_error("--device " + name + ": only " +
+    throw UsageError("--device " + name + ": only " +
                              std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
   // cuda means cuda:0 (a data-parallel rank's: cuda:LOCAL_RANK), and the logs say so
   if (!device.has_index()) {
@@ -148,6 +192,7 @@ c10::Device select_device(const std::string& name, int default_index) {
 }
 
 int set_threads(int threads) {
+  limits::check_threads("--threads", threads);
   const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   torch::set_num_threads(n);
   return n;

@@ -26,9 +26,13 @@ int guarded(const std::string& command, const std::function<int()>& body);
 
 // The most a --config file may hold: a config is a few dozen short lines.
 inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;
-// A --config file must be a regular file of at most kMaxConfigBytes (UsageError otherwise); a
-// missing one is left to CLI11.
-void check_config_file(const std::string& path);
+// A --config file of `app` must be a regular file of at most kMaxConfigBytes whose lines pass
+// check_config_text (UsageError otherwise, naming the line); a missing one is left to CLI11.
+void check_config_file(const CLI::App& app, const std::string& path);
+
+// Every number option of `app` reads its value exactly as written (check_integer_text,
+// check_float_text), on the command line and in a config file alike. parse() calls it.
+void make_numbers_exact(CLI::App& app);
 
 // Parses argv with CLI11; rewords CLI11's errors into one readable line (thrown as UsageError).
 // Returns false when help was printed (the caller exits 0).

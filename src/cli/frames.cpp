@@ -12,6 +12,7 @@
 
 #include "nca/atomic_file.h"
 #include "nca/errors.h"
+#include "nca/limits.h"
 #include "nca/plot.h"
 #include "nca/run_dir.h"
 
@@ -80,6 +81,11 @@ void check_run_model_options(const RunModelOptions& o) {
   require_positive("--every", o.every);
   require_positive("--scale", o.scale);
   require_positive("--gif-delay", o.delay_cs);
+  if (o.delay_cs > limits::kMaxGifDelay)
+    throw UsageError(fmt::format("--gif-delay {} is out of range: 1 to {} (1/100 s; a GIF stores "
+                                 "it in 16 bits)",
+                                 o.delay_cs, limits::kMaxGifDelay));
+  limits::check_threads("--threads", o.threads);
   if (!o.gif.empty() && !ends_with_ci(o.gif, ".gif"))
     throw UsageError("--gif '" + excerpt(o.gif) + "': a GIF path must end in .gif");
   if (!o.video.empty() && !ends_with_ci(o.video, ".mp4"))

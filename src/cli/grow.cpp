@@ -11,6 +11,7 @@
 #include "frames.h"
 #include "nca/atomic_file.h"
 #include "nca/errors.h"
+#include "nca/limits.h"
 #include "nca/rollout.h"
 
 namespace nca::cli {
@@ -44,9 +45,8 @@ int grow(int argc, char** argv) {
   app.add_option("--angle", angle_deg, "Rotate the perception by DEG degrees")
       ->capture_default_str();
   if (!parse(app, argc, argv)) return 0;
-  require_positive("--steps", steps);
+  limits::check_steps("--steps", steps);
   check_run_model_options(o);
-  if (steps > 100000) throw UsageError("--steps must be at most 100000");
 
   const auto device = select_device(o.device);
   set_threads(o.threads);
@@ -54,10 +54,8 @@ int grow(int argc, char** argv) {
   const at::Tensor& target = m.info.target;
   int64_t h = target.defined() ? target.size(1) : 72, w = target.defined() ? target.size(2) : 72;
   if (!grid.empty()) std::tie(h, w) = parse_grid(grid);
-  if (h < 3 || w < 3 || h > 4096 || w > 4096)
-    throw UsageError("--grid must be between 3 and 4096 cells a side");
-  if (h * w * o.scale * o.scale > 64LL * 1024 * 1024)
-    throw UsageError("--grid times --scale makes frames over 64 megapixels: lower --scale");
+  limits::check_grid(grid.empty() ? "the model's training grid" : "--grid " + grid, h, w);
+  limits::check_frame(h, w, o.scale);
   const bool measure = target.defined() && target.size(1) == h && target.size(2) == w;
 
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "growth.gif").string() : o.gif;

@@ -10,6 +10,7 @@
 #include "common.h"
 #include "frames.h"
 #include "nca/errors.h"
+#include "nca/limits.h"
 #include "nca/rollout.h"
 
 namespace nca::cli {
@@ -70,10 +71,9 @@ int regen(int argc, char** argv) {
     throw UsageError("--cut-size sets the side of --cut square; --cut " + cut_name +
                      " has no size");
   require_positive("--cut-size", cut_size);
-  require_positive("--at", at);
-  require_positive("--steps", steps);
+  limits::check_steps("--at", at);
+  limits::check_steps("--steps", steps);
   check_run_model_options(o);
-  if (at > 100000 || steps > 100000) throw UsageError("--at and --steps must be at most 100000");
 
   const auto device = select_device(o.device);
   set_threads(o.threads);
@@ -82,6 +82,7 @@ int regen(int argc, char** argv) {
     throw std::runtime_error("model '" + m.path + "' holds no target to measure the loss against");
   const auto h = static_cast<int>(m.info.target.size(1)),
              w = static_cast<int>(m.info.target.size(2));
+  limits::check_frame(h, w, o.scale);
   if (cut == Cut::Square && (cut_size > h || cut_size > w))
     throw UsageError(fmt::format("--cut-size {} does not fit the {}x{} grid", cut_size, h, w));
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "regen.gif").string() : o.gif;

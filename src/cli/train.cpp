@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include <signal.h>
@@ -21,6 +23,7 @@
 #include "nca/errors.h"
 #include "nca/fast_step.h"
 #include "nca/image_io.h"
+#include "nca/limits.h"
 #include "nca/run_dir.h"
 #include "nca/trainer.h"
 #include "train_flags.h"
@@ -64,12 +67,13 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
     const std::string saved = dir.empty() ? "" : RunDir::config_path_of(dir);
     std::error_code ec;
     if (!saved.empty() && fs::exists(saved, ec)) {
-      check_config_file(saved);
+      check_config_file(*app, saved);
       std::vector<std::string> args(argv + 1, argv + argc);
       args.insert(args.begin(), {"--config", saved});
       std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
       TrainOptions resumed;
       auto app2 = make_app(resumed);
+      make_numbers_exact(*app2);
       try {
         app2->parse(args);
       } catch (const CLI::ParseError&) {
@@ -83,25 +87,109 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
   return o;
 }
 
-// Threads per process when --threads is 0 under a launcher: the cores shared by the processes
-// on this machine (LOCAL_WORLD_SIZE, which torchrun and --nproc set; else one per machine).
-int default_threads_per_process() {
+// The training processes on this machine (LOCAL_WORLD_SIZE, which torchrun and --nproc set;
+// else one): they share its cores and memory.
+int local_processes() {
   const char* v = std::getenv("LOCAL_WORLD_SIZE");
-  int local = 1;
-  if (v && *v) {
-    try {
-      local = std::max(1, std::stoi(v));
-    } catch (const std::exception&) {
-      throw UsageError("LOCAL_WORLD_SIZE must be an integer, got '" + excerpt(v) + "'");
-    }
-  }
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local);
+  if (!v || !*v) return 1;
+  std::string text = v;
+  if (!check_integer_text(text, false).empty() || std::stoll(text) < 1 ||
+      std::stoll(text) > 1 << 20)
+    throw UsageError("LOCAL_WORLD_SIZE must be a whole number of processes, got '" + excerpt(v) +
+                     "'");
+  return static_cast<int>(std::stoll(text));
+}
+
+// Threads per process when --threads is 0 under a launcher: its part of the cores.
+int default_threads_per_process() { return std::max(1, limits::cores() / local_processes()); }
+
+// Refuses (UsageError) a run whose estimated peak memory, times the processes on this machine,
+// is more than the machine has; logs the estimate otherwise.
+void check_memory(const TrainConfig& shard, bool fast, const c10::Device& device) {
+  const limits::MemoryEstimate m = limits::estimate_training_memory(shard, fast);
+  const int local = local_processes();
+  const double need = m.total() * local, have = limits::machine_memory();
+  const std::string what = fmt::format(
+      "about {} of memory{} (pool {}, rollout of {} steps {}, program {})",
+      limits::format_bytes(need), local > 1 ? fmt::format(" for {} processes", local) : "",
+      limits::format_bytes(m.pool), shard.max_steps - 1, limits::format_bytes(m.rollout),
+      limits::format_bytes(m.fixed));
+  // On a GPU the pool and the rollout live in its memory, which LibTorch manages.
+  if (device.is_cpu() && have > 0 && need > have)
+    throw UsageError("this run needs " + what + ", more than this machine's " +
+                     limits::format_bytes(have) +
+                     ": lower --max-steps, --batch, --pool or --size");
+  spdlog::info("estimated peak memory: {}", what);
 }
 
 // torchrun --max_restarts: a restarted worker continues the run it belongs to.
 bool restarted_by_launcher() {
   const char* n = std::getenv("TORCHELASTIC_RESTART_COUNT");
   return n && *n && std::string(n) != "0";
+}
+
+// (key, value) of a config.toml written by TrainConfig::to_toml, in its order.
+std::vector<std::pair<std::string, std::string>> toml_values(const std::string& toml) {
+  std::vector<std::pair<std::string, std::string>> values;
+  std::istringstream in(toml);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t eq = line.find(" = ");
+    if (!line.empty() && line[0] != '#' && eq != std::string::npos)
+      values.emplace_back(line.substr(0, eq), line.substr(eq + 3));
+  }
+  return values;
+}
+
+// The config of the run being resumed, read from its config.toml alone (nullopt: there is none).
+std::optional<TrainConfig> saved_config(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  TrainOptions saved;
+  CLI::App app("", "nca train");
+  add_train_flags(app, saved);
+  std::vector<std::string> args{path, "--config"};  // CLI11 takes a vector in reverse order
+  try {
+    check_config_file(app, path);
+    make_numbers_exact(app);
+    app.parse(args);
+    apply_choices(saved);
+  } catch (const std::exception&) {
+    throw UsageError("cannot read '" + path + "' of the run being resumed");
+  }
+  return saved.cfg;
+}
+
+// What --resume may not change: what the model, its pool and its generator were made with.
+constexpr const char* kFixedOnResume[] = {
+    "target", "experiment", "size",  "pad",  "hidden", "perception", "fire-rate",
+    "alive-threshold", "pool", "seed"};
+
+// A resumed run goes on as it was set up: refuses (UsageError) a flag or --config that changes
+// what defines the run (kFixedOnResume) from the run's config.toml, and says what else changes
+// (more iterations, another learning rate, ...).
+void check_resume_changes(const std::string& saved_path, const TrainConfig& cfg) {
+  std::error_code ec;
+  const std::optional<TrainConfig> saved = saved_config(saved_path);
+  if (!saved) return;
+  const auto before_list = toml_values(saved->to_toml());
+  const std::map<std::string, std::string> before(before_list.begin(), before_list.end());
+  std::string refused;  // every fixed setting that would change, in config.toml's order
+  for (const auto& [key, value] : toml_values(cfg.to_toml())) {
+    const auto it = before.find(key);
+    if (it == before.end() || it->second == value) continue;
+    const bool fixed = std::find(std::begin(kFixedOnResume), std::end(kFixedOnResume), key) !=
+                       std::end(kFixedOnResume);
+    if (fixed && key == "target" && fs::equivalent(saved->target, cfg.target, ec)) continue;
+    if (fixed)
+      refused += fmt::format("{}{} = {}, not {}", refused.empty() ? "" : "; ", key,
+                             excerpt(it->second), excerpt(value));
+    else
+      spdlog::info("resuming with {} = {} (was {})", key, value, it->second);
+  }
+  if (!refused.empty())
+    throw UsageError("--resume goes on with the run as it was set up: it has " + refused +
+                     " (leave those settings out, or start a new run in another --run-dir)");
 }
 
 // `fn` on every rank, then one agreement: when it threw on some rank, every rank ends with the
@@ -184,9 +272,13 @@ int train(int argc, char** argv) {
   const RunMode mode = o.resume ? RunMode::Resume : o.force ? RunMode::Replace : RunMode::New;
   // With --resume the run directory is checked before asking for a target.
   if (o.resume && !o.run_dir.empty()) RunDir::check(o.run_dir, mode);
+  // --resume with a --config of its own: the target is still the run's.
+  if (o.resume && cfg.target.empty() && !o.run_dir.empty())
+    if (const auto saved = saved_config(RunDir::config_path_of(o.run_dir))) cfg.target = saved->target;
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
   cfg.validate();
   if (o.run_dir.empty()) o.run_dir = RunDir::default_path(cfg.target, to_string(cfg.experiment));
+  if (o.new_pool && !o.resume) throw UsageError("--new-pool goes with --resume");
 
   // Data-parallel (DESIGN §8): this process is one rank; rank 0 alone writes the run
   // directory, every rank trains its share of the batch and pool.
@@ -198,14 +290,14 @@ int train(int argc, char** argv) {
   if (!writer) spdlog::set_level(spdlog::level::warn);  // rank 0 tells the story
   const TrainConfig shard = shard_config(cfg, rank, world);
   const auto device = select_device(cfg.device, parallel ? env->local_rank : 0);
+  check_memory(shard, resolve_backend(cfg.backend, cfg.model, device) == Backend::Fast, device);
   std::unique_ptr<ProcessGroup> group;
   if (parallel) {
     bool nccl = o.dist_backend == "nccl";
     if (nccl && !device.is_cuda()) throw nccl_needs_cuda();
     if (o.dist_backend == "auto" && device.is_cuda() && ProcessGroup::nccl_available()) {
       // NCCL wants a GPU per process; ranks sharing one go over Gloo.
-      const char* local = std::getenv("LOCAL_WORLD_SIZE");
-      nccl = !local || std::atoi(local) <= static_cast<int>(torch::cuda::device_count());
+      nccl = local_processes() <= static_cast<int>(torch::cuda::device_count());
     }
     group = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(o.dist_timeout), nccl);
     spdlog::info("rank 0 of {} processes ({}, rendezvous {}:{}); batch {} and pool {} per "
@@ -230,6 +322,7 @@ int train(int argc, char** argv) {
                          (saved_world == 1 ? std::string("no --nproc")
                                            : "--nproc " + std::to_string(saved_world)) +
                          " (or a launcher's WORLD_SIZE=" + std::to_string(saved_world) + ")");
+      check_resume_changes(RunDir::config_path_of(o.run_dir), cfg);
     }
     // Several processes on one machine share its cores: by default each takes its part.
     int threads = cfg.threads;
@@ -272,7 +365,14 @@ int train(int argc, char** argv) {
       write();
     } catch (const std::runtime_error& e) {
       std::string msg = e.what();
-      if (run->removed(saved_iteration >= 0)) {
+      // A removal in progress (rm -rf) can fail a write before the directory itself is gone:
+      // look again a moment later, so that the line says what the user will find.
+      bool removed = run->removed(saved_iteration >= 0);
+      if (!removed) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        removed = run->removed(saved_iteration >= 0);
+      }
+      if (removed) {
         msg += "; the run directory '" + o.run_dir +
                "' was removed while training, so nothing more can be saved";
       } else if (saved_iteration >= 0) {
@@ -288,6 +388,14 @@ int train(int argc, char** argv) {
   if (o.resume) {
     on_every_rank(group.get(), "could not resume", [&] {
       const int64_t k = read_checkpoint_info(model_path).iteration;
+      const std::string pool_file = writer ? run->pool_path()
+                                           : RunDir::rank_state_path(o.run_dir, rank, k, true);
+      std::error_code ec;
+      if (cfg.uses_pool() && !o.new_pool && !fs::exists(fs::symlink_status(pool_file, ec)))
+        throw UsageError("'" + excerpt(pool_file) +
+                         "' is missing: the run's sample pool. Put it back, or go on with a new "
+                         "pool of seeds with --new-pool (the run then differs from one never "
+                         "stopped)");
       if (writer) {
         const auto resumed = run->resume(trainer);
         if (resumed.pool_iteration >= 0 && resumed.pool_iteration != trainer.iteration())

@@ -79,6 +79,10 @@ void add_train_flags(CLI::App& app, TrainOptions& o) {
       ->group(run);
   app.add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);
   app.add_flag("--force", o.force, "Replace an existing run directory")->group(run);
+  app.add_flag("--new-pool", o.new_pool,
+               "With --resume: when pool.pt is missing, go on with a new pool of seeds")
+      ->configurable(false)
+      ->group(run);
   const std::string dist = "Data-parallel (DESIGN §8; or a launcher's RANK, WORLD_SIZE, ...)";
   app.add_option("--nproc", o.nproc,
                  "Train with N local processes over Gloo on 127.0.0.1 (batch and pool are "

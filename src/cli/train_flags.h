@@ -19,6 +19,7 @@ struct TrainOptions {
   std::string run_dir;
   bool resume = false;
   bool force = false;
+  bool new_pool = false;     // --new-pool: resume with a pool of seeds when pool.pt is missing
   int nproc = 0;             // --nproc: local data-parallel processes (0: none started)
   int dist_timeout = 60;     // seconds any collective may wait for the other ranks
   std::string dist_backend = "auto";  // auto | gloo | nccl

@@ -62,12 +62,13 @@ expect 2 "size must be positive, got 0" -- train --target "$LIZ" --size 0
 expect 2 "size must be positive, got -3" -- train --target "$LIZ" --size -3
 expect 2 "iters must be positive" -- train --target "$LIZ" --iters 0
 expect 2 "fire-rate must be in" -- train --target "$LIZ" --fire-rate 2
-expect 2 "lr must be positive and at most 1e30, got inf" -- train --target "$LIZ" --lr inf
+expect 2 "--lr: 'inf' is not a decimal number" -- train --target "$LIZ" --lr inf
+expect 2 "lr must be positive and at most 1e30, got 1e\+31" -- train --target "$LIZ" --lr 1e31
 expect 2 "hidden must be in 1..4096, got 100000" -- train --target "$LIZ" --hidden 100000
 expect 2 "unknown experiment 'grow'" -- train --target "$LIZ" --experiment grow
 expect 2 "unknown device 'gpu'" -- train --target "$LIZ" --device gpu
-expect 1 "--device cuda: this LibTorch has no CUDA" -- train --target "$LIZ" --device cuda
-expect 2 "invalid value 'many' for --iters" -- train --target "$LIZ" --iters many
+expect 2 "--device cuda: this LibTorch has no CUDA" -- train --target "$LIZ" --device cuda
+expect 2 "--iters: 'many' is not a whole number in decimal digits" -- train --target "$LIZ" --iters many
 expect 2 "unknown argument '--itters 5'" -- train --target "$LIZ" --itters 5
 expect 2 "unknown command 'trian'" -- trian
 
@@ -75,13 +76,15 @@ expect 2 "unknown command 'trian'" -- trian
 printf 'iter = 10\n' >unknown-key.toml
 expect 2 "unknown key 'iter'" -- train --target "$LIZ" --config unknown-key.toml
 printf 'iters = "lots"\n' >wrong-type.toml
-expect 2 "invalid value 'lots' for --iters" -- train --target "$LIZ" --config wrong-type.toml
+expect 2 "config file 'wrong-type.toml' line 1: iters takes a number, got \"lots\"" -- train --target "$LIZ" --config wrong-type.toml
+printf 'iters = lots\n' >wrong-type-unquoted.toml
+expect 2 "--iters: 'lots' is not a whole number in decimal digits" -- train --target "$LIZ" --config wrong-type-unquoted.toml
 printf 'batch = 2000\n' >range.toml
 expect 2 "batch \(2000\) cannot be larger than pool" -- train --target "$LIZ" --config range.toml
 expect 2 "cannot read config file 'missing.toml'" -- train --target "$LIZ" --config missing.toml
 # A 200 KB value: the error quotes a short prefix of it (and does not crash).
 printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.toml
-expect 2 "invalid value 'x{20,80}\.\.\.' for --iters" -- train --target "$LIZ" --config long-value.toml
+expect 2 "line 1: iters takes a number, got \"x{20,80}\.\.\.\"" -- train --target "$LIZ" --config long-value.toml
 printf 'target = "a\x01b.png"\n' >control-char.toml
 expect 2 "target 'a\\?b.png' holds a quote, backslash, '#' or control character" \
   -- train --config control-char.toml

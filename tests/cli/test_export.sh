@@ -23,14 +23,14 @@ else
   check "nothing written without a model" test ! -e page
 fi
 popd >/dev/null || exit 1
-expect 1 "cannot load model 'nope.pt': no such file" -- export --model nope.pt --web page
+expect 2 "cannot load model 'nope.pt': no such file" -- export --model nope.pt --web page
 echo "not a model" > junk.pt
 expect 1 "cannot load model 'junk.pt'" -- export --model junk.pt --torch out.pt
 check "no output for a bad model" test ! -e out.pt
 touch afile
 expect 2 "is a file, not a directory" -- export --model run --web afile
 expect 2 "each side must be 3..512" -- export --model run --web page --grid 2
-expect 2 "invalid value 'x' for --grid" -- export --model run --web page --grid x
+expect 2 "--grid: 'x' is not a whole number in decimal digits" -- export --model run --web page --grid x
 expect 1 "cannot write 'nodir/m.pt'" -- export --model run --torch nodir/m.pt
 
 # A run directory works as --model; both exports at once.

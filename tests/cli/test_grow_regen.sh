@@ -79,14 +79,14 @@ expect 2 "--cut-size sets the side of --cut square; --cut half has no size" -- \
   regen --model run --cut half --cut-size 4
 expect 2 "--cut-size 16 does not fit the 12x12 grid" -- regen --model run --cut square
 
-expect 2 "--steps must be positive, got 0" -- grow --model run --steps 0
+expect 2 "--steps 0 is out of range: 1 to 100000" -- grow --model run --steps 0
 expect 2 "--grid 'abc': expected N or HxW" -- grow --model run --grid abc
-expect 2 "--grid must be between 3 and 4096" -- grow --model run --grid 9999
+expect 2 "--grid 9999: a grid is 3 to 8192 cells a side, got 9999x9999" -- grow --model run --grid 9999
 expect 2 "unknown cut 'diagonal'" -- regen --model run --cut diagonal
 expect 2 "--gif 'x.mp4': a GIF path must end in .gif" -- grow --model run --steps 2 --gif x.mp4
 check "--gif x.mp4: nothing written" test ! -e x.mp4
 expect 2 "--gif 'r.png': a GIF path must end in .gif" -- regen --model run --gif r.png
-expect 1 "cannot load model 'nope.pt': no such file" -- grow --model nope.pt
+expect 2 "cannot load model 'nope.pt': no such file" -- grow --model nope.pt
 touch a-file
 expect 1 "cannot create output folder 'a-file/x'" -- grow --model run --steps 2 --out a-file/x
 printf 'not a model' >bad.pt
