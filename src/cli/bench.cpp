@@ -10,10 +10,12 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include "commands.h"
 #include "common.h"
+#include "frames.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
 #include "nca/fast_step.h"
@@ -40,7 +42,7 @@ double peak_rss_mb() {
 
 struct BenchOptions {
   TrainOptions train;
-  std::string model = "data/models/lizard-regenerating.pt";
+  std::string model;  // "" = the shipped regenerating lizard
   int warmup = 2;
   int grow_steps = 300;
   bool json = false;
@@ -58,7 +60,9 @@ struct BenchResult {
 
 int bench(int argc, char** argv) {
   BenchOptions o;
-  o.train.cfg.target = "data/lizard.png";
+  // The shipped lizard (found from any working directory) unless --target says otherwise.
+  const char* kShippedTarget = "data/lizard.png";
+  o.train.cfg.target = kShippedTarget;
   o.train.cfg.iters = 10;
   CLI::App app(
       "Measure training and growing speed and peak memory: real training iterations of the "
@@ -69,8 +73,9 @@ int bench(int argc, char** argv) {
   app.get_formatter()->column_width(32);
   add_train_flags(app, o.train);
   const std::string b = "Bench";
-  app.add_option("--model", o.model, "Trained model to start from (a model file or run directory)")
-      ->capture_default_str()
+  app.add_option("--model", o.model,
+                 "Trained model to start from: a model file or run directory (default: the "
+                 "shipped data/models/lizard-regenerating.pt)")
       ->group(b);
   app.add_option("--warmup", o.warmup, "Iterations run before measuring")
       ->capture_default_str()
@@ -87,7 +92,9 @@ int bench(int argc, char** argv) {
   if (o.warmup < 0) throw UsageError("--warmup must be zero or more");
   if (o.grow_steps <= 0) throw UsageError("--grow-steps must be positive");
 
-  const std::string model_path = resolve_model_path(o.model);
+  if (cfg.target == kShippedTarget)
+    if (std::string found = find_shipped(kShippedTarget); !found.empty()) cfg.target = found;
+  const std::string model_path = model_path_or_default(o.model, "lizard-regenerating.pt");
   std::error_code ec;
   if (!fs::exists(model_path, ec))
     throw UsageError("model '" + model_path +
@@ -134,9 +141,23 @@ int bench(int argc, char** argv) {
     }
   }
 
-  for (int i = 0; i < o.warmup; ++i) trainer.step();
+  // A measurement takes minutes at the reference setting: on a terminal, say where it is (on
+  // stderr, in place; the results go to stdout).
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto progress = [&](const char* phase, int64_t done, int64_t total) {
+    if (!tty) return;
+    std::fprintf(stderr, "\r\033[Kbench: %s %ld/%ld", phase, static_cast<long>(done),
+                 static_cast<long>(total));
+    if (done == total) std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  };
+  for (int i = 0; i < o.warmup; ++i) {
+    progress("warm-up iteration", i + 1, o.warmup);
+    trainer.step();
+  }
   double seconds = 0, cell_steps = 0, steps = 0;
   for (int64_t i = 0; i < cfg.iters; ++i) {
+    progress("measured iteration", i + 1, cfg.iters);
     const auto t0 = Clock::now();
     const IterationStats s = trainer.step();
     seconds += seconds_since(t0);
@@ -145,6 +166,7 @@ int bench(int argc, char** argv) {
     if (i == 0) r.first_loss = s.loss;
     r.last_loss = s.loss;
   }
+  progress("measured iteration", cfg.iters, cfg.iters);
   r.sec_per_iter = seconds / static_cast<double>(cfg.iters);
   r.train_cell_steps_per_s = cell_steps / seconds;
   r.mean_steps = steps / static_cast<double>(cfg.iters);

@@ -23,7 +23,7 @@ constexpr const char* kDefaultModel = "lizard-regenerating.pt";
 
 int export_model(int argc, char** argv) {
   std::string model_arg, web_dir, torch_path;
-  int grid = 72;
+  int grid = 0;  // 0: the model's training grid
   CLI::App app(
       "Export a trained model: --web writes an interactive page (grow, erase, regrow; one\n"
       "self-contained index.html, no network needed); --torch writes TorchScript that Python\n"
@@ -37,8 +37,9 @@ int export_model(int argc, char** argv) {
       ->type_name("OUT_DIR");
   app.add_option("--torch", torch_path, "Write a TorchScript module for Python PyTorch")
       ->type_name("OUT.pt");
-  app.add_option("--grid", grid, "Side of the square grid the web page runs, in cells")
-      ->capture_default_str();
+  app.add_option("--grid", grid,
+                 "Side of the square grid the web page runs, in cells (default: the model's "
+                 "training grid, 72 for the shipped models)");
   if (!parse(app, argc, argv)) return 0;
   if (web_dir.empty() && torch_path.empty())
     throw UsageError("nothing to export: give --web OUT_DIR and/or --torch OUT.pt");
@@ -50,6 +51,8 @@ int export_model(int argc, char** argv) {
   }
   CheckpointInfo info;
   const NCAModel model = load_model(model_path, &info);
+  // A model without a stored target predates them; the reference grid is the best guess.
+  if (grid == 0) grid = info.target.defined() ? static_cast<int>(info.target.size(1)) : 72;
 
   if (!web_dir.empty()) {
     WebPageOptions page;

@@ -54,7 +54,7 @@ void draw_step(RgbImage& img, int step) {
 }  // namespace
 
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
-                           const std::string& default_out) {
+                           const std::string& default_out, const std::string& seed_help) {
   o.out = default_out;
   app.add_option(
       "--model", o.model,
@@ -69,7 +69,7 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
       ->capture_default_str();
   app.add_option("--gif-delay", o.delay_cs, "GIF time per frame in 1/100 s")->capture_default_str();
   app.add_flag("--step-counter", o.step_counter, "Write the step number into each frame");
-  app.add_option("--seed", o.seed, "Seed of the fire masks (and of a random cut)")
+  app.add_option("--seed", o.seed, seed_help)
       ->capture_default_str();
   app.add_option("--device", o.device, "auto | cpu | cuda | cuda:K")->capture_default_str();
   app.add_option("--backend", o.backend, "auto | torch | fast (auto: fast on the CPU, same results)")
@@ -117,13 +117,18 @@ void require_positive(const char* flag, int64_t value) {
   if (value <= 0) throw UsageError(fmt::format("{} must be positive, got {}", flag, value));
 }
 
+std::string find_shipped(const std::string& rel) {
+  std::error_code ec;
+  if (fs::exists(rel, ec)) return rel;
+  const fs::path in_source = fs::path(NCA_SOURCE_DIR) / rel;
+  if (fs::exists(in_source, ec)) return in_source.string();
+  return "";
+}
+
 std::string model_path_or_default(const std::string& model, const std::string& default_name) {
   if (!model.empty()) return resolve_model_path(model);
   const fs::path rel = fs::path("data") / "models" / default_name;
-  std::error_code ec;
-  if (fs::exists(rel, ec)) return rel.string();
-  const fs::path in_source = fs::path(NCA_SOURCE_DIR) / rel;
-  if (fs::exists(in_source, ec)) return in_source.string();
+  if (std::string found = find_shipped(rel.string()); !found.empty()) return found;
   throw UsageError("no --model given and the shipped model " + rel.string() +
                    " is not here: run from the nca checkout or pass --model");
 }

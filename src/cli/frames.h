@@ -32,8 +32,9 @@ struct RunModelOptions {
 
 // Adds --model --out --gif --video --every --scale --gif-delay --step-counter --seed --device --backend
 // --threads.
+// seed_help: what --seed draws in this command (grow: fire masks; regen: also a random cut).
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
-                           const std::string& default_out);
+                           const std::string& default_out, const std::string& seed_help);
 
 // Checks what add_run_model_options parsed: positive numbers, a --gif path ending in .gif, a
 // --video path ending in .mp4.
@@ -48,6 +49,10 @@ void check_outputs(const RunModelOptions& o, const std::string& model_path, cons
 
 // Refuses (UsageError) writing `output` (given with `flag`) when it is the file `input`.
 void check_not_input(const char* flag, const std::string& output, const std::string& input);
+
+// A file shipped in the repository (rel: e.g. "data/lizard.png"), found relative to the working
+// directory or to the source tree nca was built from; "" when neither has it.
+std::string find_shipped(const std::string& rel);
 
 // The model path to use: o.model (a file or run directory) or the shipped default, found
 // relative to the working directory or to the source tree nca was built from.

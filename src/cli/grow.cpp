@@ -39,7 +39,7 @@ int grow(int argc, char** argv) {
       "training grid.",
       "nca grow");
   app.get_formatter()->column_width(30);
-  add_run_model_options(app, o, "lizard-persistent.pt", "frames");
+  add_run_model_options(app, o, "lizard-persistent.pt", "frames", "Seed of the fire masks");
   app.add_option("--steps", steps, "Steps to run")->capture_default_str();
   app.add_option("--grid", grid, "Grid N or HxW (default: the training grid)");
   app.add_option("--angle", angle_deg, "Rotate the perception by DEG degrees")
@@ -84,7 +84,7 @@ int grow(int argc, char** argv) {
   frames.finish();
   log_video(frames);
   if (measure) write_text_atomically((fs::path(o.out) / "loss.csv").string(), csv);
-  spdlog::info("wrote {} frames to {}/ and {}", frames.frames(), o.out, frames.gif_path());
+  spdlog::info("wrote {} frames to {} and {}", frames.frames(), o.out, frames.gif_path());
   if (measure) spdlog::info("loss to the target at step {}: {:.6f}", steps, last_loss);
   return 0;
 }

@@ -55,7 +55,8 @@ int regen(int argc, char** argv) {
       "recovered = (after cut - end) / (after cut - before cut); 1 is fully healed.",
       "nca regen");
   app.get_formatter()->column_width(30);
-  add_run_model_options(app, o, "lizard-regenerating.pt", "regen");
+  add_run_model_options(app, o, "lizard-regenerating.pt", "regen",
+                        "Seed of the fire masks and of --cut circle");
   app.add_option("--cut", cut_name,
                  "half (= right) | left | right | top | bottom | square (Distill's centred "
                  "16x16 square: cells 28-43 on the 72x72 grid) | circle (random, as in training)")

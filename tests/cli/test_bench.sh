@@ -20,4 +20,10 @@ for k in ("sec_per_iter", "train_cell_steps_per_s", "grow_cell_steps_per_s", "pe
 ' "bench-$backend.txt" "$backend"
   check "bench --backend $backend: table" grep -q "seconds per training iteration" "bench-$backend.txt"
 done
+# From any working directory: the shipped model and target are found as grow and regen find them.
+mkdir elsewhere
+(cd elsewhere && "$NCA" bench "${TINY[@]}" --iters 1 --warmup 0 --grow-steps 4 --json \
+  >../bench-elsewhere.txt 2>&1) || fail "bench outside the checkout: $(cat bench-elsewhere.txt)"
+check "bench outside the checkout: the shipped model" \
+  grep -q "data/models/lizard-regenerating.pt" bench-elsewhere.txt
 finish

@@ -45,4 +45,7 @@ check "TorchScript archive (zip)" bash -c "head -c 2 m.pt | grep -q PK"
 check "no temporary files left" bash -c "! ls -A . page | grep -q '\.tmp-'"
 "$NCA" export --model run --web page2 --grid 40 >/dev/null
 check "--grid sets the page's grid" grep -q '"width":40,"height":40' page2/index.html
+# Without --grid, the model's training grid (12 x 12 for the tiny model), not a fixed 72.
+"$NCA" export --model run --web page3 >/dev/null
+check "export: the page runs the training grid" grep -q '"width":12,"height":12' page3/index.html
 finish

@@ -47,6 +47,11 @@ expect 2 "--video 'v.gif': a video path must end in .mp4" -- grow --model run --
 expect 1 "cannot write video 'no/such/v.mp4': folder 'no/such' does not exist" -- \
   grow --model run --steps 2 --video no/such/v.mp4
 
+# --out with a trailing slash is not printed doubled.
+"$NCA" grow --model run --steps 2 --scale 1 --out slash/ >slash.txt 2>&1 || fail "grow --out slash/"
+check "grow --out slash/: 'slash/' once" grep -q "frames to slash/ and slash/growth.gif" slash.txt
+check "grow --out slash/: no '//'" bash -c "! grep -q '//' slash.txt"
+
 # A larger grid than the model was trained on (height x width), and a named GIF.
 "$NCA" grow --model run/model.pt --steps 4 --grid 20x30 --scale 1 --out big --gif big.gif \
   --angle 45 >/dev/null || fail "grow --grid"
