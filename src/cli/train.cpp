@@ -44,6 +44,17 @@ extern "C" void on_stop_signal(int sig) {
   std::signal(sig, SIG_DFL);  // a second Ctrl-C kills at once (files are written atomically)
 }
 
+// SIGINT, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) request a stop. A
+// SIGHUP ignored by whoever started nca (nohup) stays ignored: that is what nohup asks for.
+void install_stop_handlers() {
+  for (int sig : kStopSignals) {
+    struct sigaction old {};
+    if (sig == SIGHUP && ::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN)
+      continue;
+    std::signal(sig, on_stop_signal);
+  }
+}
+
 std::unique_ptr<CLI::App> make_app(TrainOptions& o) {
   auto app = std::make_unique<CLI::App>(
       "Train a Growing Neural Cellular Automaton to grow the target image from one seed cell.\n"
@@ -306,6 +317,10 @@ int train(int argc, char** argv) {
                  cfg.uses_pool() ? shard.pool : 0);
   }
 
+  // Before the run directory exists: a stop request from here on is kept, and the run stops
+  // at its first chance with model.pt saved (a signal that killed the process between
+  // creating the directory and the first save left one neither --resume nor a rerun took).
+  install_stop_handlers();
   std::optional<RunDir> run;
   std::optional<Trainer> trainer_slot;
   const std::string model_path = (fs::path(o.run_dir) / "model.pt").string();
@@ -417,9 +432,6 @@ int train(int argc, char** argv) {
   if (o.resume) spdlog::info("resuming {} at iteration {}", o.run_dir, trainer.iteration());
   io([&] { run->write_config(cfg.to_toml()); });
 
-  g_stop_requested = false;
-  // SIGHUP too: a closed terminal or a dropped SSH session must not cost the run.
-  for (int sig : kStopSignals) std::signal(sig, on_stop_signal);
   trainer.set_stop_flag(&g_stop_requested);
 
   // Data-parallel: ranks 1.. write their own state first, then rank 0 commits model.pt; a rank's
@@ -471,7 +483,6 @@ int train(int argc, char** argv) {
   } else {
     spdlog::info("done: {} iterations, model in {}", trainer.iteration(), model_path);
   }
-  for (int sig : kStopSignals) std::signal(sig, SIG_DFL);
   return 0;
 }
 
