@@ -58,7 +58,8 @@ row() {
   echo "(hostile checkpoints: weights of the wrong shape or type, NaN, a header claiming a huge"
   echo "model, changed perception filters are in \`tests/test_checkpoint.cpp\`; disk trouble is in"
   echo "\`tests/cli/test_disk.sh\`; the run directory's lock and --force in"
-  echo "\`tests/cli/test_run_dir.sh\`; see docs/robustness.md)."
+  echo "\`tests/cli/test_run_dir.sh\`; numbers, limits, the memory estimate and --resume changes in"
+  echo "\`tests/cli/test_limits.sh\`; see docs/robustness.md)."
   echo "Exit code 2: the input is wrong; 1: a runtime failure; 0: accepted. None crashes or hangs."
   echo
   echo "| input | command | exit | message |"

@@ -69,20 +69,4 @@ check "mid-rollout: the resume finishes" test $? -eq 0
 "$NCA" train --target "$LIZ" "${long[@]}" --iters 3 --run-dir straight >/dev/null 2>&1
 check "mid-rollout: the resumed losses are an uninterrupted run's" \
   cmp <(cut -d, -f1-5 long/loss.csv) <(cut -d, -f1-5 straight/loss.csv)
-# --- nohup: a SIGHUP that the parent ignores stays ignored -------------------------------------
-nohup "$NCA" train --target "$LIZ" "${TINY[@]}" --save-every 0 --iters 100000 \
-  --run-dir nohup-run >"$WORK/log" 2>&1 &
-pid=$!
-for _ in $(seq 600); do
-  [[ -f nohup-run/loss.csv ]] && [[ $(wc -l <nohup-run/loss.csv) -ge 3 ]] && break
-  sleep 0.1
-done
-kill -HUP $pid
-sleep 1
-check "nohup: SIGHUP does not stop the run" kill -0 $pid
-kill -TERM $pid
-wait $pid
-rc=$?
-check "nohup: SIGTERM still saves and exits 0 (got $rc)" test $rc -eq 0
-check "nohup: model.pt loads" test -n "$("$PROBE" model nohup-run/model.pt)"
 finish
