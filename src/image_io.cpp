@@ -169,6 +169,8 @@ Target load_target_from_memory(const void* data, size_t bytes, int size, int pad
   t.grid = static_cast<int>(grid_ll);
   t.image_width = nw;
   t.image_height = nh;
+  t.source_width = w;
+  t.source_height = h;
   t.opaque = opaque;
   const size_t g = static_cast<size_t>(t.grid);
   t.rgba.assign(4 * g * g, 0.0f);

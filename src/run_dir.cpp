@@ -18,6 +18,7 @@
 #include "nca/errors.h"
 #include "nca/image_io.h"
 #include "nca/plot.h"
+#include "nca/rollout.h"
 #include "nca/trainer.h"
 
 namespace nca {
@@ -31,7 +32,8 @@ constexpr const char* kLockName = ".nca.lock";
 
 // The files nca writes at the top of a run directory (besides the lock and subfolders).
 bool is_top_file(const std::string& name) {
-  for (const char* f : {"config.toml", "model.pt", "pool.pt", "loss.csv", "loss.png", "batch.png"})
+  for (const char* f : {"config.toml", "model.pt", "pool.pt", "loss.csv", "loss.png", "batch.png",
+                        "target.png", "growth.gif"})
     if (name == f) return true;
   return false;
 }
@@ -355,6 +357,28 @@ void RunDir::write_checkpoint(int64_t iteration) const {
   std::error_code ec;
   fs::create_directory(ckpt.parent_path(), ec);
   link_or_copy_atomically(model_path(), ckpt.string());
+}
+
+void RunDir::write_target_picture(const Trainer& trainer) const {
+  save_png((fs::path(dir_) / "target.png").string(),
+           upscale(render_rgb(trainer.target()), kPictureScale));
+}
+
+void RunDir::write_growth(Trainer& trainer) const {
+  const int64_t g = trainer.config().grid();
+  const auto& m = trainer.config().model;
+  const auto device = trainer.target().device();
+  GifWriter gif((fs::path(dir_) / "growth.gif").string(), static_cast<int>(g * kPictureScale),
+                static_cast<int>(g * kPictureScale));
+  auto gen = at::detail::createCPUGenerator(0);
+  RunOptions options;
+  options.every = 2;
+  options.backend = trainer.backend();
+  run_steps(trainer.model(), seed_state(1, m.channels, g, g, torch::TensorOptions().device(device)),
+            0, kGrowthSteps, gen, options, [&](int, const at::Tensor& state) {
+              gif.add_frame(upscale(render_rgb(state), kPictureScale));
+            });
+  gif.close();
 }
 
 bool RunDir::removed(bool saved) const {

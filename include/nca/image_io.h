@@ -24,6 +24,8 @@ struct Target {
   int grid = 0;         // side of the square grid the target sits in
   int image_width = 0;  // the image after shrinking, before padding
   int image_height = 0;
+  int source_width = 0;  // the image file's own size
+  int source_height = 0;
   bool opaque = false;      // no transparent pixel: the target is the whole square
   std::vector<float> rgba;  // 4 x grid x grid, channel-major, alpha-premultiplied, in [0,1]
 };

@@ -7,6 +7,8 @@
 //   pool.pt       the sample pool, written just before model.pt
 //   loss.csv      iter,loss,log10_loss,steps,lr,seconds: one row per finished iteration
 //   loss.png      the loss curve so far; batch.png the last batch before and after its rollout
+//   target.png    the target as the network is asked to grow it (shrunk and padded into the grid)
+//   growth.gif    the final model grown from one seed cell (written when training ends)
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
 //   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
 //   ranks/rank<R>_NNNNNN.pt, ranks/pool<R>_NNNNNN.pt
@@ -100,6 +102,15 @@ class RunDir {
   void append_loss(const IterationStats& s);
   // loss.png, batch.png and pool/pool_NNNNNN.png from the trainer's last iteration.
   void write_pictures(Trainer& trainer) const;
+  // target.png: the trainer's target in its grid, kPictureScale pixels a cell.
+  void write_target_picture(const Trainer& trainer) const;
+  // growth.gif: the trainer's model grown from one seed cell for kGrowthSteps steps, a frame
+  // every second step, fire masks from seed 0: what `nca grow --model <dir> --steps 200
+  // --every 2` shows.
+  void write_growth(Trainer& trainer) const;
+  static constexpr int kPictureScale = 4;
+  static constexpr int kGrowthSteps = 200;
+
   // model.pt and pool.pt (model.pt last).
   void save(const Trainer& trainer) const;
   // checkpoints/model_NNNNNN.pt: model.pt as it is now, as a hard link where possible.

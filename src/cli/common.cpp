@@ -1,6 +1,7 @@
 // Shared command-line plumbing: exit codes, error wording, device, threads, logging, progress.
 #include "common.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "nca/atomic_file.h"
@@ -199,56 +201,78 @@ int set_threads(int threads) {
 }
 
 void setup_logging() {
-  // Logs and progress go to stdout; stderr carries only the one line of a fatal error.
-  auto logger = spdlog::stdout_color_mt("nca");
+  // Logs and progress go to stderr; stdout carries only results.
+  auto logger = spdlog::stderr_color_mt("nca");
   logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
   spdlog::set_default_logger(logger);
 }
 
-std::string format_duration(double seconds) {
-  if (!(seconds >= 0) || seconds > 1e8) return "?";
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", static_cast<long>(s / 3600),
-                  static_cast<long>(s % 3600 / 60));
-  else if (s >= 60)
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", static_cast<long>(s / 60),
-                  static_cast<long>(s % 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lds", static_cast<long>(s));
-  return buf;
+int terminal_width() {
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* c = std::getenv("COLUMNS"); c && *c) {
+    char* end = nullptr;
+    const long n = std::strtol(c, &end, 10);
+    if (*end == '\0' && n > 0 && n < 10000) return static_cast<int>(n);
+  }
+  return 80;
 }
 
-Progress::Progress(int64_t total, int log_every)
-    : total_(total), log_every_(log_every), tty_(::isatty(STDOUT_FILENO) != 0) {}
+Progress::Progress(int64_t first, int64_t total, int log_every, double floor_seconds)
+    : first_(first),
+      total_(total),
+      done_(first),
+      log_every_(log_every),
+      tty_(::isatty(STDERR_FILENO) != 0),
+      eta_(floor_seconds),
+      start_(std::chrono::steady_clock::now()) {}
+
+double Progress::elapsed() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
 
 void Progress::update(int64_t done, double loss, double log10_loss, double seconds_per_iter) {
-  rate_ = rate_ == 0 ? seconds_per_iter : 0.9 * rate_ + 0.1 * seconds_per_iter;
-  const double eta = rate_ * static_cast<double>(total_ - done);
+  done_ = done;
+  eta_.add(seconds_per_iter);
+  if (std::isfinite(loss)) recent_.add(loss);
+  const double spi = eta_.seconds_per_iteration();
+  const double eta = eta_.eta(total_ - done);
   if (!tty_) {
     if (done % log_every_ == 0 || done == total_)
-      spdlog::info("iter {}/{} loss {:.6f} log10 {:.3f} {:.2f} it/s eta {}", done, total_, loss,
-                   log10_loss, rate_ > 0 ? 1.0 / rate_ : 0.0, format_duration(eta));
+      spdlog::info("iter {}/{} ({}%) loss {:.6f} log10 {:.3f} elapsed {} {:.2f} it/s eta {}", done,
+                   total_, done * 100 / std::max<int64_t>(total_, 1), loss, log10_loss,
+                   format_duration(elapsed()), spi > 0 ? 1.0 / spi : 0.0, format_duration(eta));
     return;
   }
   // Redraw at most ~10 times a second: a terminal is slow to scroll at thousands of it/s.
   const auto now = std::chrono::steady_clock::now();
   if (done != total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
-  const int width = 24;
-  const int filled = static_cast<int>(width * done / std::max<int64_t>(total_, 1));
-  std::string bar(filled, '#');
-  bar.resize(width, '.');
-  std::printf("\r%6ld/%ld [%s] loss %.6f log10 %.3f %.2f it/s eta %s   ", static_cast<long>(done),
-              static_cast<long>(total_), bar.c_str(), loss, log10_loss,
-              rate_ > 0 ? 1.0 / rate_ : 0.0, format_duration(eta).c_str());
-  std::fflush(stdout);
+  ProgressLine p;
+  p.done = done;
+  p.total = total_;
+  p.elapsed = elapsed();
+  p.eta = eta;
+  p.rate = spi > 0 ? 1.0 / spi : 0.0;
+  p.loss = loss;
+  p.log10_loss = log10_loss;
+  const std::string line = format_progress_line(p, terminal_width());
+  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::interrupt() {
+  if (!drawn_) return;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+  drawn_ = false;
 }
 
 void Progress::finish() {
-  if (tty_) std::printf("\n");
-  std::fflush(stdout);
+  if (drawn_) std::fprintf(stderr, "\n");
+  drawn_ = false;
+  std::fflush(stderr);
 }
 
 }  // namespace nca::cli

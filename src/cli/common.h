@@ -9,6 +9,8 @@
 #include <c10/core/Device.h>
 #include <CLI/CLI.hpp>
 
+#include "nca/progress.h"
+
 namespace nca::cli {
 
 inline constexpr int kExitRuntime = 1;  // something failed while working
@@ -47,26 +49,38 @@ c10::Device select_device(const std::string& name, int default_index = 0);
 // Sets LibTorch's intra-op thread count (0 = all cores; LibTorch's own default here is one).
 int set_threads(int threads);
 
-// spdlog to stdout with a short pattern (errors are printed by guarded(), on stderr).
+// spdlog to stderr with a short pattern: logs and progress on stderr, results (regen's figures,
+// bench's table) on stdout, so that `2>/dev/null` quiets the rest and a pipe takes the results.
 void setup_logging();
 
-// One line, rewritten in place on a terminal; periodic plain lines otherwise.
+// The width of the terminal on stderr ($COLUMNS, else 80, when it does not say).
+int terminal_width();
+
+// Training progress: on a terminal, one tqdm-style line on stderr redrawn in place (fitted to the
+// terminal's width, at most ~10 times a second); otherwise a log line every `log_every`
+// iterations. Keeps the numbers of the summary line.
 class Progress {
  public:
-  Progress(int64_t total, int log_every);
-  // Reports iteration `done` (1-based count of completed iterations) with its metrics.
+  // Iterations `first`..`total` are to run; `floor_seconds`: see EtaEstimator.
+  Progress(int64_t first, int64_t total, int log_every, double floor_seconds = 0);
+  // Reports iteration `done` (count of completed iterations) with its metrics.
   void update(int64_t done, double loss, double log10_loss, double seconds_per_iter);
+  // Clears the terminal line, so that a log line can be printed (the next update redraws).
+  void interrupt();
   void finish();  // ends the terminal line
 
+  int64_t iterations_run() const { return done_ - first_; }
+  double elapsed() const;
+  const RecentMean& recent_loss() const { return recent_; }
+
  private:
-  int64_t total_;
+  int64_t first_, total_, done_;
   int log_every_;
   bool tty_;
-  double rate_ = 0;  // smoothed seconds per iteration
-  std::chrono::steady_clock::time_point last_draw_{};
+  bool drawn_ = false;
+  EtaEstimator eta_;
+  RecentMean recent_{100};
+  std::chrono::steady_clock::time_point start_, last_draw_{};
 };
-
-// "1h02m", "3m05s", "12s"
-std::string format_duration(double seconds);
 
 }  // namespace nca::cli

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -24,6 +25,8 @@
 #include "nca/fast_step.h"
 #include "nca/image_io.h"
 #include "nca/limits.h"
+#include "nca/progress.h"
+#include "nca/model.h"
 #include "nca/run_dir.h"
 #include "nca/trainer.h"
 #include "train_flags.h"
@@ -115,8 +118,8 @@ int local_processes() {
 int default_threads_per_process() { return std::max(1, limits::cores() / local_processes()); }
 
 // Refuses (UsageError) a run whose estimated peak memory, times the processes on this machine,
-// is more than the machine has; logs the estimate otherwise.
-void check_memory(const TrainConfig& shard, bool fast, const c10::Device& device) {
+// is more than the machine has; returns the estimate in words otherwise (for the cost line).
+std::string check_memory(const TrainConfig& shard, bool fast, const c10::Device& device) {
   const limits::MemoryEstimate m = limits::estimate_training_memory(shard, fast);
   const int local = local_processes();
   const double need = m.total() * local, have = limits::machine_memory();
@@ -130,7 +133,76 @@ void check_memory(const TrainConfig& shard, bool fast, const c10::Device& device
     throw UsageError("this run needs " + what + ", more than this machine's " +
                      limits::format_bytes(have) +
                      ": lower --max-steps, --batch, --pool or --size");
-  spdlog::info("estimated peak memory: {}", what);
+  return fmt::format("peak memory about {}{}", limits::format_bytes(need),
+                     local > 1 ? fmt::format(" for {} processes", local) : "");
+}
+
+// Seconds one rollout step of the trainer's batch takes, forward and backward, once its states
+// are grown: what an iteration of a pool run costs per step when the pool has filled with shapes
+// (seeds cost little, and the fast step works only where cells live). The states are the
+// target's RGBA with zero hidden channels, alive where the target is; 4 steps are timed after 2
+// to warm up, with fire masks from a generator of its own (the run's draws are untouched). The
+// gradients it leaves are cleared, and the next iteration's zero_grad clears them anyway.
+double measure_grown_step(Trainer& trainer) {
+  const TrainConfig& cfg = trainer.config();
+  const at::Tensor& target = trainer.target();  // 4 x g x g, on the device
+  const int64_t g = cfg.grid(), n = cfg.batch;
+  at::Tensor x = torch::zeros({n, cfg.model.channels, g, g}, target.options());
+  x.narrow(1, 0, 4).copy_(target.unsqueeze(0).expand({n, 4, g, g}));
+  auto gen = at::detail::createCPUGenerator(0);
+  const bool fast = trainer.backend() == Backend::Fast;
+  NCAModel& model = trainer.model();
+  auto run = [&](int steps) {
+    at::Tensor y = x;
+    for (int s = 0; s < steps; ++s) {
+      const auto fire = fire_mask(n, g, g, cfg.model.fire_rate, gen, target.device());
+      y = fast ? fast_step(*model, y, fire) : model->step(y, fire);
+    }
+    per_sample_loss(y, target).mean().backward();
+    (void)model->parameters().front().grad().sum().item<double>();  // waits for a GPU
+  };
+  run(2);
+  const auto t0 = std::chrono::steady_clock::now();
+  run(4);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 4;
+  for (auto& p : model->parameters())
+    if (p.grad().defined()) p.mutable_grad().zero_();
+  return seconds;
+}
+
+// The bytes of one save: model.pt (weights and Adam's two moments, the target) and pool.pt (each
+// state as the box of its living cells: about the target's box grown by the cells around it).
+struct SaveSize {
+  double model = 0, pool = 0;
+};
+SaveSize estimate_save_size(Trainer& trainer) {
+  const TrainConfig& cfg = trainer.config();
+  SaveSize s;
+  int64_t weights = 0;
+  for (const auto& p : trainer.model()->parameters()) weights += p.numel();
+  const int64_t g = cfg.grid();
+  s.model = 4.0 * (3 * weights + 4 * g * g) + 16e3;
+  if (trainer.pool()) {
+    const at::Tensor alive = (trainer.target()[3] > 0).cpu();
+    const auto rows = alive.any(1).nonzero(), cols = alive.any(0).nonzero();
+    int64_t h = 0, w = 0;
+    if (rows.numel() > 0) {
+      h = std::min<int64_t>(g, rows.max().item<int64_t>() - rows.min().item<int64_t>() + 1 + 4);
+      w = std::min<int64_t>(g, cols.max().item<int64_t>() - cols.min().item<int64_t>() + 1 + 4);
+    }
+    s.pool = 4.0 * trainer.pool()->size() * cfg.model.channels * h * w + 32.0 * trainer.pool()->size();
+  }
+  return s;
+}
+
+// A path as the user can paste it into a shell.
+std::string shell_word(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_./-+=:,@%") == std::string::npos)
+    return s;
+  std::string quoted = "'";
+  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
 }
 
 // torchrun --max_restarts: a restarted worker continues the run it belongs to.
@@ -301,7 +373,8 @@ int train(int argc, char** argv) {
   if (!writer) spdlog::set_level(spdlog::level::warn);  // rank 0 tells the story
   const TrainConfig shard = shard_config(cfg, rank, world);
   const auto device = select_device(cfg.device, parallel ? env->local_rank : 0);
-  check_memory(shard, resolve_backend(cfg.backend, cfg.model, device) == Backend::Fast, device);
+  const std::string memory =
+      check_memory(shard, resolve_backend(cfg.backend, cfg.model, device) == Backend::Fast, device);
   std::unique_ptr<ProcessGroup> group;
   if (parallel) {
     bool nccl = o.dist_backend == "nccl";
@@ -323,6 +396,7 @@ int train(int argc, char** argv) {
   install_stop_handlers();
   std::optional<RunDir> run;
   std::optional<Trainer> trainer_slot;
+  std::optional<Target> image;  // the target image, when read from its file
   const std::string model_path = (fs::path(o.run_dir) / "model.pt").string();
   on_every_rank(group.get(), "could not start", [&] {
     if (writer) run.emplace(o.run_dir, mode);
@@ -343,20 +417,31 @@ int train(int argc, char** argv) {
     int threads = cfg.threads;
     if (threads == 0 && parallel) threads = default_threads_per_process();
     threads = set_threads(threads);
-    const Target target = load_target(cfg.target, cfg.size, cfg.pad);
-    spdlog::info("target {}: {}x{} image in a {}x{} grid; device {}, {} thread{}{}", cfg.target,
-                 target.image_width, target.image_height, target.grid, target.grid, device.str(),
-                 threads, threads == 1 ? "" : "s", parallel ? " per process" : "");
-    if (target.opaque)
-      spdlog::warn("target '{}' has no transparency: the whole square is the shape to grow",
-                   cfg.target);
+    // A resumed run's target is the one model.pt holds: the run directory is all it needs (the
+    // image may have moved, or be a relative path from another working directory).
+    at::Tensor target;
+    if (o.resume) target = read_checkpoint_info(model_path).target;
+    if (target.defined()) {
+      spdlog::info("target from {} ({}x{} grid); device {}, {} thread{}{}", model_path,
+                   target.size(1), target.size(2), device.str(), threads, threads == 1 ? "" : "s",
+                   parallel ? " per process" : "");
+    } else {
+      image = load_target(cfg.target, cfg.size, cfg.pad);
+      target = target_tensor(*image);
+      spdlog::info("target {}: {}x{} image in a {}x{} grid; device {}, {} thread{}{}", cfg.target,
+                   image->image_width, image->image_height, image->grid, image->grid,
+                   device.str(), threads, threads == 1 ? "" : "s", parallel ? " per process" : "");
+      if (image->opaque)
+        spdlog::warn("target '{}' has no transparency: the whole square is the shape to grow",
+                     cfg.target);
+    }
     if (writer) {
       run->prepare();
       if (run->kept() > 0)
         spdlog::info("--force kept {} entr{} in {} that nca did not write", run->kept(),
                      run->kept() == 1 ? "y" : "ies", o.run_dir);
     }
-    trainer_slot.emplace(shard, target_tensor(target), device);
+    trainer_slot.emplace(shard, target, device);
   });
   Trainer& trainer = *trainer_slot;
   // The agreement on skipping and stopping, the gradient mean and the global loss.
@@ -369,6 +454,43 @@ int train(int argc, char** argv) {
     spdlog::info("backend fast ({} kernels)", fast_step_isa());
   else
     spdlog::info("backend torch");
+  // What the run will cost, before it starts: sizes, time, memory, disk. Rank 0 measures its
+  // share; every rank runs alike.
+  double grown_iteration = 0;  // seconds an iteration of grown states takes (pool runs)
+  if (writer) {
+    const double step = measure_grown_step(trainer);
+    const double mean_steps = (cfg.min_steps + cfg.max_steps - 1) / 2.0;
+    // A pool run's batch is its grown states and one seed; a growing run starts every sample
+    // from a seed, so its states are grown for about the second half of each rollout.
+    const double full = step * mean_steps;
+    grown_iteration = cfg.uses_pool() ? full * (cfg.batch - 1) / std::max(cfg.batch, 1) : 0;
+    const double per_iteration = cfg.uses_pool() ? grown_iteration : full * 0.6;
+    const int64_t left = std::max<int64_t>(cfg.iters - trainer.iteration(), 0);
+    const SaveSize save = estimate_save_size(trainer);
+    std::string sizes;
+    if (image) {
+      sizes = fmt::format("target {}x{}", image->source_width, image->source_height);
+      if (image->image_width != image->source_width || image->image_height != image->source_height)
+        sizes += fmt::format(" shrunk to {}x{}", image->image_width, image->image_height);
+      sizes += fmt::format(" in a {}x{} grid", image->grid, image->grid);
+    } else {
+      sizes = fmt::format("a {}x{} grid", cfg.grid(), cfg.grid());
+    }
+    spdlog::info("cost: {}; about {} for {} iterations ({:.1f} ms a rollout step of grown states); "
+                 "{}; about {} on disk per save (pool.pt {}, model.pt {})",
+                 sizes, format_duration(per_iteration * static_cast<double>(left)), left,
+                 step * 1e3, memory, limits::format_bytes(save.model + save.pool),
+                 limits::format_bytes(save.pool), limits::format_bytes(save.model));
+    if (image) {
+      const double shrink = std::max(static_cast<double>(image->source_width) / image->image_width,
+                                     static_cast<double>(image->source_height) / image->image_height);
+      if (shrink > 2)
+        spdlog::warn("target {}x{} is shrunk {:.1f}x to {}x{} (--size {}): its details are lost; "
+                     "a larger --size keeps more (time and memory grow with its square)",
+                     image->source_width, image->source_height, shrink, image->image_width,
+                     image->image_height, cfg.size);
+    }
+  }
   // The iteration model.pt holds on disk (-1: none yet), for the message when a write fails.
   int64_t saved_iteration = -1;
   // A failed write (a full disk, a removed run directory) ends the run with one line that says
@@ -431,6 +553,7 @@ int train(int argc, char** argv) {
   io([&] { run->open_loss_log(trainer.iteration()); });
   if (o.resume) spdlog::info("resuming {} at iteration {}", o.run_dir, trainer.iteration());
   io([&] { run->write_config(cfg.to_toml()); });
+  io([&] { run->write_target_picture(trainer); });
 
   trainer.set_stop_flag(&g_stop_requested);
 
@@ -450,7 +573,7 @@ int train(int argc, char** argv) {
     saved_iteration = k;
   };
   std::optional<Progress> progress;
-  if (writer) progress.emplace(cfg.iters, cfg.log_every);
+  if (writer) progress.emplace(trainer.iteration(), cfg.iters, cfg.log_every, grown_iteration);
   spdlog::info("training {} to {} iterations ({}); Ctrl-C saves and stops",
                to_string(cfg.experiment), cfg.iters, o.run_dir);
   // Data-parallel ranks stop together: the trainer agrees on it after each rollout.
@@ -458,6 +581,7 @@ int train(int argc, char** argv) {
     const IterationStats s = trainer.step();
     if (s.abandoned) break;
     io([&] { run->append_loss(s); });
+    if (s.skipped && progress) progress->interrupt();
     if (s.skipped)
       spdlog::warn(
           "iteration {}: {}; update skipped, the last good weights, optimiser state and "
@@ -475,14 +599,36 @@ int train(int argc, char** argv) {
   if (progress) progress->finish();
   save();
   if (cfg.snapshot_every > 0) io([&] { run->write_pictures(trainer); });
-  if (g_stop_requested || trainer.iteration() < cfg.iters) {
-    spdlog::info(
-        "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume{}",
-        trainer.iteration(), model_path, o.run_dir,
-        parallel ? " (with the same number of processes)" : "");
-  } else {
-    spdlog::info("done: {} iterations, model in {}", trainer.iteration(), model_path);
+  const bool stopped = g_stop_requested || trainer.iteration() < cfg.iters;
+  // A stop request is answered at once; growing the model for the picture waits for the end.
+  if (!stopped) io([&] { run->write_growth(trainer); });
+  if (!writer) return 0;
+  std::string summary;
+  if (progress->iterations_run() > 0) {
+    const RecentMean& recent = progress->recent_loss();
+    summary = fmt::format("{} iteration{} in {} ({:.2f} it/s), mean loss of the last {} {:.6g} "
+                          "(log10 {:.3f})",
+                          progress->iterations_run(), progress->iterations_run() == 1 ? "" : "s",
+                          format_duration(progress->elapsed()),
+                          progress->iterations_run() / std::max(progress->elapsed(), 1e-9),
+                          recent.size(), recent.mean(), std::log10(recent.mean()));
   }
+  const std::string dir = shell_word(o.run_dir);
+  if (stopped) {
+    spdlog::info(
+        "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume{}{}",
+        trainer.iteration(), model_path, dir,
+        parallel ? " (with the same number of processes)" : "",
+        summary.empty() ? "" : " (this time: " + summary + ")");
+  } else {
+    spdlog::info("done: {} iterations, model in {}{}", trainer.iteration(), model_path,
+                 summary.empty() ? "" : "; " + summary);
+  }
+  spdlog::info("next: nca grow --model {0} --out {1}  |  nca regen --model {0} --out {2}  |  "
+               "nca export --model {0} --web {3}",
+               dir, shell_word((fs::path(o.run_dir) / "grow").string()),
+               shell_word((fs::path(o.run_dir) / "regen").string()),
+               shell_word((fs::path(o.run_dir) / "web").string()));
   return 0;
 }
 

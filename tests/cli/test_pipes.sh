@@ -16,7 +16,7 @@ good_run() {
 }
 
 # --- | head -1: the reader leaves after the first line --------------------------------------
-timeout 120 "$NCA" train --target "$LIZ" "${args[@]}" --iters 20 --run-dir head | head -1 >/dev/null
+timeout 120 "$NCA" train --target "$LIZ" "${args[@]}" --iters 20 --run-dir head 2>&1 | head -1 >/dev/null
 check "| head -1: exit 0 (got ${PIPESTATUS[0]})" test "${PIPESTATUS[0]}" -eq 0
 good_run head 20
 
@@ -30,9 +30,14 @@ check "config.toml holds no log line" test -z "$(grep -E '\] (info|warn)' closed
 # --- Ctrl-C to a `nca train | tee log` pipeline ----------------------------------------------
 # setsid: a process group of its own, as a terminal's foreground job is; kill -INT -PGID is
 # what Ctrl-C does to it.
-# The shell traps INT (its children still get the default) so that it lives to record nca's exit.
-setsid bash -c 'trap true INT; "$1" train --target "$2" "${@:4}" --iters 100000 --run-dir tee | tee "$3/tee.log" >/dev/null
-  echo "${PIPESTATUS[0]}" >"$3/tee.rc"' _ "$NCA" "$LIZ" "$WORK" "${args[@]}" &
+# A background job of a script starts with SIGINT ignored, and tee would then outlive the
+# Ctrl-C: env --default-signal=INT starts it as a terminal starts a foreground job.
+# The shell traps INT (its children still get the default) so that it lives to record the exits.
+if ! env --default-signal=INT true 2>/dev/null; then
+  skip "env --default-signal (coreutils 8.31) is needed to start a job as a terminal does"
+fi
+setsid env --default-signal=INT bash -c 'trap true INT; "$1" train --target "$2" "${@:4}" --iters 100000 --run-dir tee 2>&1 | tee "$3/tee.log" >/dev/null
+  echo "${PIPESTATUS[0]} ${PIPESTATUS[1]}" >"$3/tee.rc"' _ "$NCA" "$LIZ" "$WORK" "${args[@]}" &
 group=$!
 for _ in $(seq 600); do
   [[ -f tee/loss.csv ]] && [[ $(wc -l <tee/loss.csv) -ge 4 ]] && break
@@ -40,7 +45,9 @@ for _ in $(seq 600); do
 done
 kill -INT -- -"$group"
 wait "$group"
-check "Ctrl-C on | tee: nca exit 0 (got $(cat "$WORK/tee.rc"))" test "$(cat "$WORK/tee.rc")" = 0
+read -r nca_rc tee_rc <"$WORK/tee.rc"
+check "Ctrl-C on | tee: tee ended by SIGINT, as on a terminal (got $tee_rc)" test "$tee_rc" = 130
+check "Ctrl-C on | tee: nca exit 0 (got $nca_rc)" test "$nca_rc" = 0
 it=$("$PROBE" model tee/model.pt)
 check "Ctrl-C on | tee: model.pt loads (iteration $it)" test -n "$it"
 good_run tee "$it"
