@@ -13,8 +13,10 @@ nca=${NCA_BUILD_DIR:-build}/nca
 cat <<MSG
 
 Done. Look at:
+  $run/target.png         what the network was asked to grow
   $run/loss.png           the loss curve
+  $run/batch.png          the last batch before and after its rollout
   $run/pool/              pool snapshots during training
-  $run/grow/growth.gif    the lizard growing from one cell ($run/grow/frame_*.png: the frames)
+  $run/growth.gif         the lizard growing from one cell ($run/grow/frame_*.png: the frames)
   $run/model.pt           the model: nca grow --model $run, nca regen --model $run
 MSG

@@ -32,8 +32,14 @@ skip() {
 # A training run small enough to take about a second.
 TINY=(--size 8 --pad 2 --batch 4 --pool 8 --min-steps 4 --max-steps 6 --threads 1 --snapshot-every 0)
 
-# expect CODE REGEX -- ARGS...: nca ARGS exits with CODE and prints exactly one line on stderr
-# matching REGEX (extended grep).
+# The lines of stderr text (a file, or stdin) that are not log lines ("[12:00:00] info ..."): the
+# error a user reads. Logs go to stderr too, and a failure after some work follows its log lines.
+error_lines() {
+  grep -Ev '^\[[0-9]{2}:[0-9]{2}:[0-9]{2}\] ' "$@"
+}
+
+# expect CODE REGEX -- ARGS...: nca ARGS exits with CODE and prints exactly one line on stderr,
+# besides log lines, matching REGEX (extended grep).
 expect() {
   local code=$1 regex=$2
   shift 3
@@ -46,7 +52,7 @@ expect() {
     fail "nca $* exited $rc, expected $code; stderr: $err"
     return
   fi
-  if [[ $(printf '%s\n' "$err" | grep -c .) -ne 1 ]] && [[ $code -ne 0 ]]; then
+  if [[ $(printf '%s\n' "$err" | error_lines | grep -c .) -ne 1 ]] && [[ $code -ne 0 ]]; then
     fail "nca $*: expected one error line, got:"$'\n'"$err"
   fi
   if ! printf '%s\n' "$err" | grep -Eq -- "$regex"; then

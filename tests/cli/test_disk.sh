@@ -16,7 +16,7 @@ faults=0
 # one_error_line FILE REGEX: FILE holds exactly one line, and it matches REGEX.
 one_error_line() {
   local file=$1 regex=$2
-  check "one error line (got: $(cat "$file"))" test "$(grep -c . "$file")" -eq 1
+  check "one error line (got: $(cat "$file"))" test "$(error_lines "$file" | grep -c .)" -eq 1
   check "error matches /$regex/ (got: $(cat "$file"))" grep -Eq -- "$regex" "$file"
 }
 

@@ -34,7 +34,7 @@ expect 2 "--grid: 'x' is not a whole number in decimal digits" -- export --model
 expect 1 "cannot write 'nodir/m.pt'" -- export --model run --torch nodir/m.pt
 
 # A run directory works as --model; both exports at once.
-check "export --web and --torch" bash -c "'$NCA' export --model run --web page --torch m.pt > out.txt"
+check "export --web and --torch" bash -c "'$NCA' export --model run --web page --torch m.pt 2> out.txt"
 check "index.html written" test -s page/index.html
 check "one file in the page directory" test "$(ls -A page | wc -l)" -eq 1
 check "the log names both files" bash -c "grep -q 'page/index.html' out.txt && grep -q 'm.pt' out.txt"

@@ -87,7 +87,7 @@ check "the refused run wrote nothing" test ! -e huge
 expect 2 "this run needs about .* more than this machine's" \
   -- train --target "$LIZ" --pool 100000000 --batch 8 --run-dir huge
 "$NCA" train --target "$LIZ" "${TINY[@]}" --iters 1 --run-dir small >out.txt 2>&1
-check "a run says its estimated peak memory" grep -Eq "estimated peak memory: about [0-9]+ MB" out.txt
+check "a run says its estimated peak memory in the cost line" grep -Eq "info cost: .*; peak memory about [0-9]+ MB;" out.txt
 
 # --- --resume cannot silently change the run --------------------------------------------------
 cp "$LIZ" other.png
