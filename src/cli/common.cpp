@@ -93,7 +93,8 @@ void check_config_file(const CLI::App& app, const std::string& path) {
   const auto kind_of = [&](const std::string& key) {
     const CLI::Option* opt = app.get_option_no_throw("--" + key);
     if (!opt) return KeyKind::Unknown;
-    if (opt->get_type_size() == 0) return KeyKind::Flag;
+    // A flag takes no value on the command line (CLI11 tells it so in a config file too).
+    if (opt->get_expected_min() == 0) return KeyKind::Flag;
     const std::string type = opt->get_type_name();
     for (const char* number : {"INT", "UINT", "FLOAT"})
       if (type.rfind(number, 0) == 0) return KeyKind::Number;

@@ -53,6 +53,12 @@ cfg 'target = lizard.png'
 expect 2 "line 1: target = lizard.png: text is written in quotes" -- train --config c.toml
 cfg 'experiment = growing'
 expect 2 "line 1: experiment = growing: text is written in quotes" -- train --target "$LIZ" --config c.toml
+# A flag's key takes true or false, unquoted: a training config may say force = true.
+"$NCA" train --target "$LIZ" "${args[@]}" --run-dir forced >/dev/null 2>&1
+cfg 'force = true'
+"$NCA" train --target "$LIZ" "${args[@]}" --run-dir forced --config c.toml >forced.txt 2>&1
+rc=$?
+check "force = true in a config replaces the run (exit $rc: $(tail -1 forced.txt))" test $rc -eq 0
 cfg 'iters 100'
 expect 2 "line 1: expected key = value, got 'iters 100'" -- train --target "$LIZ" --config c.toml
 # A run's own config.toml is read back exactly (floats in their shortest form).
