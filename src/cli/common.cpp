@@ -63,6 +63,10 @@ std::string reword(const CLI::ParseError& e) {
 
 }  // namespace
 
+std::string help::model(const std::string& default_name) {
+  return "Model file or run directory (default: the shipped data/models/" + default_name + ")";
+}
+
 int guarded(const std::string& command, const std::function<int()>& body) {
   auto fail = [&](const std::string& what, int code) {
     std::fflush(stdout);
