@@ -79,7 +79,11 @@ int export_model(int argc, char** argv) {
                  (fs::file_size(path, ec) + 512) / 1024);
   }
   if (!torch_path.empty()) {
-    export_torchscript(model, torch_path);
+    // nca trains on square grids; a model file that does not record its grid says 0.
+    const int64_t trained_on =
+        info.target.defined() && info.target.size(1) == info.target.size(2) ? info.target.size(1)
+                                                                            : 0;
+    export_torchscript(model, torch_path, trained_on);
     spdlog::info("wrote {}: in Python, m = torch.jit.load('{}'); x = m.step(m.seed(1, {}, {}))",
                  torch_path, torch_path, h, w);
   }
