@@ -45,7 +45,7 @@ torch::Tensor own_copy(const torch::Tensor& t) {
 
 }  // namespace
 
-torch::jit::Module to_torchscript(const NCAModel& model) {
+torch::jit::Module to_torchscript(const NCAModel& model, int64_t training_grid) {
   const ModelConfig& cfg = model->config();
   const auto params = model->named_parameters();
   const auto buffers = model->named_buffers();
@@ -60,12 +60,13 @@ torch::jit::Module to_torchscript(const NCAModel& model) {
   m.register_attribute("perception", c10::StringType::get(), to_string(cfg.perception));
   m.register_attribute("fire_rate", c10::FloatType::get(), cfg.fire_rate);
   m.register_attribute("alive_threshold", c10::FloatType::get(), cfg.alive_threshold);
+  m.register_attribute("training_grid", c10::IntType::get(), training_grid);
   m.define(kMethods);
   return m;
 }
 
-void export_torchscript(const NCAModel& model, const std::string& path) {
-  auto m = to_torchscript(model);
+void export_torchscript(const NCAModel& model, const std::string& path, int64_t training_grid) {
+  auto m = to_torchscript(model, training_grid);
   write_atomically(path, [&](const std::string& tmp) {
     try {
       m.save(tmp);

@@ -1,5 +1,13 @@
 // Config defaults (the Distill reference) and validate()'s explanations.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "catch.h"
 
@@ -103,6 +111,62 @@ TEST_CASE("to_toml writes floats in their shortest exact form") {
   c.lr = 1.0 / 3.0;
   CHECK_THAT(c.to_toml(), Contains("lr = 0.3333333333333333\n"));
   CHECK(std::stod("0.3333333333333333") == c.lr);  // and it reads back as the same double
+}
+
+namespace {
+
+// Significant digits of a decimal such as "0.0025", "1.5e-08" or "300" (1, 2 and 1).
+int significant_digits(const std::string& text) {
+  std::string digits;
+  for (const char ch : text.substr(0, text.find_first_of("eE")))
+    if (ch >= '0' && ch <= '9' && !(digits.empty() && ch == '0')) digits += ch;
+  const size_t last = digits.find_last_not_of('0');
+  return last == std::string::npos ? 0 : static_cast<int>(last + 1);
+}
+
+}  // namespace
+
+TEST_CASE("to_toml's floats read back as the same doubles, through the config reader's path") {
+  // Any value's line "key = text": the reader's check accepts text, and the double it names,
+  // passed on as make_numbers_exact does (hexadecimal, read by CLI11 with strtold and rounded to
+  // double), is bit for bit the value written.
+  auto value_of = [](const std::string& toml, const std::string& key) {
+    const std::string start = "\n" + key + " = ";
+    const size_t at = toml.find(start);
+    REQUIRE(at != std::string::npos);
+    const size_t from = at + start.size();
+    return toml.substr(from, toml.find('\n', from) - from);
+  };
+  auto read_back = [](const std::string& text) {
+    const std::string hex = fmt::format("{:a}", std::strtod(text.c_str(), nullptr));
+    return static_cast<double>(std::strtold(hex.c_str(), nullptr));
+  };
+  std::mt19937_64 rng(13);
+  std::uniform_real_distribution<double> exponent(-12, 12), unit(0, 1);
+  std::vector<double> values = {0.1, 0.2, 0.3, 2e-3, 1e-8, 0.7, 1.0 / 3.0, 0.1 + 0.2, 1e30};
+  for (int i = 0; i < 2000; ++i) values.push_back(std::pow(10.0, exponent(rng)));
+  for (int i = 0; i < 2000; ++i) values.push_back(unit(rng));
+  for (const double v : values) {
+    nca::TrainConfig c;
+    c.lr = v;
+    c.lr_decay = v;
+    c.model.fire_rate = v;
+    c.model.alive_threshold = v;
+    const std::string toml = c.to_toml();
+    for (const char* key : {"lr", "lr-decay", "fire-rate", "alive-threshold"}) {
+      const std::string text = value_of(toml, key);
+      INFO(key << " = " << text);
+      CHECK(nca::check_float_text(text).empty());
+      CHECK(read_back(text) == v);
+      // Shortest: with one significant digit less, no decimal names v.
+      const int digits = significant_digits(text);
+      if (digits > 1)
+        CHECK(std::strtod(fmt::format("{:.{}e}", v, digits - 2).c_str(), nullptr) != v);
+    }
+  }
+  const std::string defaults = nca::TrainConfig().to_toml();
+  CHECK(value_of(defaults, "lr") == "0.002");
+  CHECK(value_of(defaults, "lr-decay") == "0.1");
 }
 
 TEST_CASE("integers are read as written: decimal, in range, nothing clamped or wrapped") {

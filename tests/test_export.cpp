@@ -59,7 +59,7 @@ TEST_CASE("the TorchScript module computes NCAModel::step") {
     cfg.perception = perception;
     cfg.alive_threshold = 0.3;
     auto model = trained_looking_model(cfg);
-    auto module = nca::to_torchscript(model);
+    auto module = nca::to_torchscript(model, 20);
     torch::NoGradGuard no_grad;
     auto x = blob_state();
     auto gen = at::detail::createCPUGenerator(3);
@@ -79,7 +79,7 @@ TEST_CASE("the TorchScript module computes NCAModel::step") {
 
 TEST_CASE("the module's stochastic step fires only some cells") {
   auto model = trained_looking_model();
-  auto module = nca::to_torchscript(model);
+  auto module = nca::to_torchscript(model, 20);
   torch::NoGradGuard no_grad;
   auto x = blob_state(1);
   auto updated = x + model->update(model->perceive(x));
@@ -96,8 +96,11 @@ TEST_CASE("export_torchscript writes a module that loads back") {
   nca::test::TempDir dir;
   auto model = trained_looking_model();
   const auto path = dir.file("m.pt");
-  nca::export_torchscript(model, path);
+  nca::export_torchscript(model, path, 40);
   auto loaded = torch::jit::load(path);
+  // The grid the model was trained on travels with it, for Python's m.seed(1, g, g).
+  REQUIRE(loaded.hasattr("training_grid"));
+  CHECK(loaded.attr("training_grid").toInt() == 40);
   torch::NoGradGuard no_grad;
   auto x = blob_state();
   auto fire = torch::ones({2, 1, 20, 20});
@@ -106,7 +109,8 @@ TEST_CASE("export_torchscript writes a module that loads back") {
   for (const auto& p : loaded.parameters()) count += p.numel();
   CHECK(count == model->parameter_count());
 
-  CHECK_THROWS_AS(nca::export_torchscript(model, dir.file("no/such/dir/m.pt")), std::runtime_error);
+  CHECK_THROWS_AS(nca::export_torchscript(model, dir.file("no/such/dir/m.pt"), 40),
+                  std::runtime_error);
   CHECK_FALSE(std::filesystem::exists(dir.file("no")));
 }
 

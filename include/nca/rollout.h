@@ -20,7 +20,17 @@ struct RunOptions {
   double angle = 0.0;  // rotates the perception (radians), the Distill article's experiment 4
   int every = 1;       // call the sink every `every` steps (and at the last step)
   Backend backend = Backend::Auto;  // auto: the fast step on the CPU (same results), else torch
+  // regenerate(): the grid to run on, cells (0: the target's). run_steps runs the grid of x.
+  int64_t height = 0, width = 0;
 };
+
+// `t` (... x H0 x W0, e.g. a 4 x H0 x W0 target) as the pattern grows on a height x width grid
+// with the perception rotated by `angle` (radians): the seed cell of t's grid (H0/2, W0/2) on
+// the seed cell of this one (DESIGN §1), cells beyond t's grid empty, cells beyond this one cut
+// off; for a nonzero angle turned about the seed cell as the pattern turns (anticlockwise as
+// drawn, rows downward, for angle > 0; bilinear, so exact only for multiples of 90 degrees).
+// The same grid and no angle: t itself.
+at::Tensor on_grid(const at::Tensor& t, int64_t height, int64_t width, double angle = 0.0);
 
 // Runs `steps` steps from `x` (no gradients), numbering them from first_step + 1, and calls
 // sink(first_step, x) first. Returns the final state.
@@ -38,7 +48,10 @@ struct RegenResult {
 };
 
 // Grows from a seed for `at` steps, removes the cells of `cut`, runs `steps` more. `target` is
-// 4 x H x W and sets the grid.
+// 4 x H x W, the training grid. The run's grid is options.height x options.width (0: the
+// target's); the loss is measured against on_grid(target, ..., options.angle). The halves and
+// the square are cut on the run's grid (both are relative to its centre, the seed cell); the
+// circle is drawn as in training, on the target's grid, and placed by on_grid.
 RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec& cut, int at,
                        int steps,
                        at::Generator& gen, const RunOptions& options, const FrameSink& sink);

@@ -1,4 +1,5 @@
-// `nca bench`: how fast training and growing run here. Takes the flags of `nca train`; starts
+// `nca bench`: how fast training and growing run here. Takes the flags of `nca train` that it
+// uses (a training config serves as it is: the keys of the others are ignored); starts
 // from a trained model and a pool grown by it (so the alive region is as large as in real
 // training), runs real training iterations (pool, damage, backward pass, optimiser step) and
 // reports seconds per iteration, cell-steps per second (counted on the full grid, whatever the
@@ -7,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -40,6 +43,13 @@ double peak_rss_mb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
+// Flags of `nca train` that bench has no use for: the model's settings come from --model, and
+// bench writes no run directory, checkpoints, pictures or log lines, and starts no processes.
+const std::vector<std::string> kNotForBench = {
+    "--hidden",   "--fire-rate",    "--alive-threshold", "--perception", "--run-dir",
+    "--resume",   "--force",        "--new-pool",        "--nproc",      "--dist-timeout",
+    "--dist-backend", "--log-every", "--save-every",     "--snapshot-every"};
+
 struct BenchOptions {
   TrainOptions train;
   std::string model;  // "" = the shipped regenerating lizard
@@ -66,17 +76,18 @@ int bench(int argc, char** argv) {
   o.train.cfg.iters = 10;
   CLI::App app(
       "Measure training and growing speed and peak memory: real training iterations of the "
-      "chosen experiment, from a trained model and a pool grown by it. Takes every flag of "
-      "`nca train` (--iters: iterations measured); the model's own settings (hidden, "
-      "perception, fire rate, alive threshold) replace those flags.",
+      "chosen experiment, from a trained model and a pool grown by it. Takes the flags of "
+      "`nca train` that shape the training; the model's settings (hidden, perception, fire "
+      "rate, alive threshold) come from --model. A training --config serves as it is: its keys "
+      "for what bench does not do (those model settings, the run directory, checkpoints, "
+      "pictures, logging, data-parallel) are ignored.",
       "nca bench");
   app.get_formatter()->column_width(32);
-  add_train_flags(app, o.train);
+  add_train_flags(app, o.train, kNotForBench);
+  app.get_option("--target")->description("Target image (PNG, BMP, TGA, GIF; default: the shipped data/lizard.png)");
+  app.get_option("--iters")->description("Training iterations measured");
   const std::string b = "Bench";
-  app.add_option("--model", o.model,
-                 "Trained model to start from: a model file or run directory (default: the "
-                 "shipped data/models/lizard-regenerating.pt)")
-      ->group(b);
+  app.add_option("--model", o.model, help::model("lizard-regenerating.pt"))->group(b);
   app.add_option("--warmup", o.warmup, "Iterations run before measuring")
       ->capture_default_str()
       ->group(b);
@@ -86,7 +97,7 @@ int bench(int argc, char** argv) {
       ->group(b);
   app.add_flag("--json", o.json, "Also print one JSON object with the results on the last line")
       ->group(b);
-  if (!parse(app, argc, argv)) return 0;
+  if (!parse_train_flags(app, o.train, argc, argv)) return 0;
   apply_choices(o.train);
   TrainConfig& cfg = o.train.cfg;
   if (o.warmup < 0) throw UsageError("--warmup must be zero or more");

@@ -65,6 +65,10 @@ std::string reword(const CLI::ParseError& e) {
 
 }  // namespace
 
+std::string help::model(const std::string& default_name) {
+  return "Model file or run directory (default: the shipped data/models/" + default_name + ")";
+}
+
 int guarded(const std::string& command, const std::function<int()>& body) {
   auto fail = [&](const std::string& what, int code) {
     std::fflush(stdout);
@@ -95,7 +99,8 @@ void check_config_file(const CLI::App& app, const std::string& path) {
   const auto kind_of = [&](const std::string& key) {
     const CLI::Option* opt = app.get_option_no_throw("--" + key);
     if (!opt) return KeyKind::Unknown;
-    if (opt->get_type_size() == 0) return KeyKind::Flag;
+    // A flag takes no value on the command line (CLI11 tells it so in a config file too).
+    if (opt->get_expected_min() == 0) return KeyKind::Flag;
     const std::string type = opt->get_type_name();
     for (const char* number : {"INT", "UINT", "FLOAT"})
       if (type.rfind(number, 0) == 0) return KeyKind::Number;

@@ -22,6 +22,18 @@ struct QuietExit {
   int code = kExitRuntime;
 };
 
+// The help of the flags that several commands take, worded once so that a flag means the same
+// everywhere (tests/cli/test_help.sh compares the commands' help lines).
+namespace help {
+inline constexpr const char* kDevice = "auto | cpu | cuda | cuda:K (auto: CUDA when available)";
+inline constexpr const char* kThreads = "CPU threads (0 = all cores)";
+inline constexpr const char* kBackend =
+    "auto | torch | fast: how a step runs (auto: fast on the CPU, same results)";
+inline constexpr const char* kSeed = "Seed of the one generator all randomness comes from";
+// --model of a command whose default is the shipped data/models/<default_name>.
+std::string model(const std::string& default_name);
+}  // namespace help
+
 // Runs body; turns exceptions into one "nca <command>: error: ..." line on stderr and the exit
 // code (UsageError and CLI11 parse errors: 2, anything else: 1; QuietExit: its code, no line).
 int guarded(const std::string& command, const std::function<int()>& body);

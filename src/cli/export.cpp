@@ -1,6 +1,7 @@
 // `nca export`: a trained model as an interactive web page (--web DIR: DIR/index.html, runs
 // offline in any browser) and/or as TorchScript for Python PyTorch (--torch FILE).
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,7 @@
 #include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
+#include "nca/run_dir.h"
 #include "nca/torchscript.h"
 #include "nca/web_page.h"
 
@@ -21,28 +23,39 @@ namespace fs = std::filesystem;
 // The regenerating lizard: the model the demo is about (erase a piece, watch it heal).
 constexpr const char* kDefaultModel = "lizard-regenerating.pt";
 
+// The page's subtitle names the model: a run directory's model.pt (or one of its checkpoints)
+// by the run directory's name, "star-growing", any other file by its file name.
+std::string model_name(const std::string& model_path) {
+  std::error_code ec;
+  const fs::path file = fs::absolute(model_path, ec).lexically_normal();
+  if (ec) return fs::path(model_path).filename().string();
+  fs::path dir = file.parent_path();
+  if (dir.filename() == "checkpoints" && RunDir::is_run_directory(dir.parent_path().string()))
+    dir = dir.parent_path();
+  if (RunDir::is_run_directory(dir.string()) && !dir.filename().empty())
+    return dir.filename().string();
+  return file.filename().string();
+}
+
 int export_model(int argc, char** argv) {
   std::string model_arg, web_dir, torch_path;
-  int grid = 0;  // 0: the model's training grid
+  std::string grid;  // "": the model's training grid
   CLI::App app(
       "Export a trained model: --web writes an interactive page (grow, erase, regrow; one\n"
-      "self-contained index.html, no network needed); --torch writes TorchScript that Python\n"
-      "loads with torch.jit.load.",
+      "self-contained index.html, no network needed) that runs the automaton on --grid;\n"
+      "--torch writes TorchScript that Python loads with torch.jit.load.",
       "nca export");
   app.get_formatter()->column_width(28);
-  app.add_option("--model", model_arg,
-                 "Model file or run directory (default: the shipped data/models/" +
-                     std::string(kDefaultModel) + ")");
+  app.add_option("--model", model_arg, help::model(kDefaultModel));
   app.add_option("--web", web_dir, "Write OUT_DIR/index.html, the interactive demo")
       ->type_name("OUT_DIR");
   app.add_option("--torch", torch_path, "Write a TorchScript module for Python PyTorch")
       ->type_name("OUT.pt");
-  app.add_option("--grid", grid,
-                 "Side of the square grid the web page runs, in cells (default: the model's "
-                 "training grid, 72 for the shipped models)");
+  add_grid_option(app, grid);
   if (!parse(app, argc, argv)) return 0;
   if (web_dir.empty() && torch_path.empty())
     throw UsageError("nothing to export: give --web OUT_DIR and/or --torch OUT.pt");
+  const std::optional<GridSize> grid_given = parse_grid(grid);
 
   const std::string model_path = model_path_or_default(model_arg, kDefaultModel);
   if (!torch_path.empty()) {
@@ -51,23 +64,28 @@ int export_model(int argc, char** argv) {
   }
   CheckpointInfo info;
   const NCAModel model = load_model(model_path, &info);
-  // A model without a stored target predates them; the reference grid is the best guess.
-  if (grid == 0) grid = info.target.defined() ? static_cast<int>(info.target.size(1)) : 72;
+  const auto [h, w] = grid_given.value_or(training_grid(info));
 
   if (!web_dir.empty()) {
     WebPageOptions page;
-    page.width = page.height = grid;
-    page.description = fs::path(model_path).filename().string() + ", " +
-                       std::to_string(info.iteration) + " training iterations";
+    page.height = static_cast<int>(h);
+    page.width = static_cast<int>(w);
+    page.description =
+        fmt::format("{}, {} training iteration{}", model_name(model_path), info.iteration,
+                    info.iteration == 1 ? "" : "s");
     const std::string path = export_web_page(model, web_dir, page);
     std::error_code ec;
     spdlog::info("wrote {} ({} KB): open it in a browser, no server or network needed", path,
                  (fs::file_size(path, ec) + 512) / 1024);
   }
   if (!torch_path.empty()) {
-    export_torchscript(model, torch_path);
+    // nca trains on square grids; a model file that does not record its grid says 0.
+    const int64_t trained_on =
+        info.target.defined() && info.target.size(1) == info.target.size(2) ? info.target.size(1)
+                                                                            : 0;
+    export_torchscript(model, torch_path, trained_on);
     spdlog::info("wrote {}: in Python, m = torch.jit.load('{}'); x = m.step(m.seed(1, {}, {}))",
-                 torch_path, torch_path, grid, grid);
+                 torch_path, torch_path, h, w);
   }
   return 0;
 }

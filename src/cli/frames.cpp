@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common.h"
 #include "nca/atomic_file.h"
 #include "nca/errors.h"
 #include "nca/limits.h"
@@ -54,11 +55,9 @@ void draw_step(RgbImage& img, int step) {
 }  // namespace
 
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
-                           const std::string& default_out, const std::string& seed_help) {
+                           const std::string& default_out) {
   o.out = default_out;
-  app.add_option(
-      "--model", o.model,
-      "Model file or run directory (default: the shipped data/models/" + default_model + ")");
+  app.add_option("--model", o.model, help::model(default_model));
   app.add_option("--out", o.out, "Folder for the PNG frames and the GIF")->capture_default_str();
   app.add_option("--gif", o.gif, "GIF path (default: in --out)");
   app.add_option("--video", o.video,
@@ -69,12 +68,43 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
       ->capture_default_str();
   app.add_option("--gif-delay", o.delay_cs, "GIF time per frame in 1/100 s")->capture_default_str();
   app.add_flag("--step-counter", o.step_counter, "Write the step number into each frame");
-  app.add_option("--seed", o.seed, seed_help)
+  app.add_option("--seed", o.seed, help::kSeed)->capture_default_str();
+  app.add_option("--device", o.device, help::kDevice)->capture_default_str();
+  app.add_option("--backend", o.backend, help::kBackend)->capture_default_str();
+  app.add_option("--threads", o.threads, help::kThreads)->capture_default_str();
+}
+
+void add_grid_option(CLI::App& app, std::string& grid) {
+  app.add_option("--grid", grid, "Grid N or HxW, in cells (default: the model's training grid)");
+}
+
+void add_angle_option(CLI::App& app, double& degrees) {
+  app.add_option("--angle", degrees,
+                 "Rotate the perception by DEG degrees: the pattern grows turned (anticlockwise for DEG > 0)")
       ->capture_default_str();
-  app.add_option("--device", o.device, "auto | cpu | cuda | cuda:K")->capture_default_str();
-  app.add_option("--backend", o.backend, "auto | torch | fast (auto: fast on the CPU, same results)")
-      ->capture_default_str();
-  app.add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
+}
+
+GridSize training_grid(const CheckpointInfo& info) {
+  // A model file without a stored target predates them: the reference grid.
+  if (!info.target.defined()) return {72, 72};
+  return {info.target.size(1), info.target.size(2)};
+}
+
+std::optional<GridSize> parse_grid(const std::string& grid) {
+  if (grid.empty()) return std::nullopt;
+  // "N" or "HxW", each side 1 to 5 digits (plain string work: the value is user input of any
+  // length).
+  const auto side = [](const std::string& digits) -> int64_t {
+    if (digits.empty() || digits.size() > 5 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return -1;
+    return std::stoll(digits);
+  };
+  const size_t x = grid.find_first_of("xX");
+  const int64_t h = side(grid.substr(0, x));
+  const int64_t w = x == std::string::npos ? h : side(grid.substr(x + 1));
+  if (h >= 0 && w >= 0) return GridSize{h, w};
+  throw UsageError("--grid '" + excerpt(grid) + "': expected N or HxW, e.g. 72 or 64x128");
 }
 
 void check_run_model_options(const RunModelOptions& o) {

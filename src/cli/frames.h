@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -32,9 +33,23 @@ struct RunModelOptions {
 
 // Adds --model --out --gif --video --every --scale --gif-delay --step-counter --seed --device --backend
 // --threads.
-// seed_help: what --seed draws in this command (grow: fire masks; regen: also a random cut).
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
-                           const std::string& default_out, const std::string& seed_help);
+                           const std::string& default_out);
+
+// --grid of grow, regen and export: "N" or "HxW", "" for the model's training grid.
+void add_grid_option(CLI::App& app, std::string& grid);
+// --angle of grow and regen, degrees.
+void add_angle_option(CLI::App& app, double& degrees);
+
+struct GridSize {
+  int64_t height = 0, width = 0;
+};
+// --grid as given: "72" or "64x96" (height x width); nullopt for "", the model's training
+// grid. Throws UsageError for anything else; the limits are the caller's to check.
+std::optional<GridSize> parse_grid(const std::string& grid);
+// The grid a model was trained on (its stored target's), or 72, the reference grid, for a model
+// file that does not record it.
+GridSize training_grid(const CheckpointInfo& info);
 
 // Checks what add_run_model_options parsed: positive numbers, a --gif path ending in .gif, a
 // --video path ending in .mp4.

@@ -1,7 +1,7 @@
 // `nca grow`: grow from one seed cell and write the frames and a GIF.
 #include <cmath>
 #include <filesystem>
-#include <regex>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -19,15 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// "72" or "64x96" (height x width).
-std::pair<int64_t, int64_t> parse_grid(const std::string& s) {
-  std::smatch m;
-  if (std::regex_match(s, m, std::regex("(\\d{1,5})"))) return {std::stoll(m[1]), std::stoll(m[1])};
-  if (std::regex_match(s, m, std::regex("(\\d{1,5})[xX](\\d{1,5})")))
-    return {std::stoll(m[1]), std::stoll(m[2])};
-  throw UsageError("--grid '" + s + "': expected N or HxW, e.g. 72 or 64x128");
-}
-
 int grow(int argc, char** argv) {
   RunModelOptions o;
   int steps = 500;
@@ -35,27 +26,26 @@ int grow(int argc, char** argv) {
   double angle_deg = 0;
   CLI::App app(
       "Grow the trained automaton from one seed cell: numbered PNG frames and a GIF.\n"
-      "Also writes loss.csv (loss to the target per frame) when the grid is the "
-      "training grid.",
+      "Also writes loss.csv (loss to the target per frame, the target turned with --angle)\n"
+      "when the grid is the training grid.",
       "nca grow");
   app.get_formatter()->column_width(30);
-  add_run_model_options(app, o, "lizard-persistent.pt", "frames", "Seed of the fire masks");
+  add_run_model_options(app, o, "lizard-persistent.pt", "frames");
   app.add_option("--steps", steps, "Steps to run")->capture_default_str();
-  app.add_option("--grid", grid, "Grid N or HxW (default: the training grid)");
-  app.add_option("--angle", angle_deg, "Rotate the perception by DEG degrees")
-      ->capture_default_str();
+  add_grid_option(app, grid);
+  add_angle_option(app, angle_deg);
   if (!parse(app, argc, argv)) return 0;
   limits::check_steps("--steps", steps);
   check_run_model_options(o);
+  const std::optional<GridSize> grid_given = parse_grid(grid);
 
   const auto device = select_device(o.device);
   set_threads(o.threads);
   auto m = load_for_running(model_path_or_default(o.model, "lizard-persistent.pt"), device);
-  const at::Tensor& target = m.info.target;
-  int64_t h = target.defined() ? target.size(1) : 72, w = target.defined() ? target.size(2) : 72;
-  if (!grid.empty()) std::tie(h, w) = parse_grid(grid);
+  const auto [h, w] = grid_given.value_or(training_grid(m.info));
   limits::check_grid(grid.empty() ? "the model's training grid" : "--grid " + grid, h, w);
   limits::check_frame(h, w, o.scale);
+  const at::Tensor& target = m.info.target;
   const bool measure = target.defined() && target.size(1) == h && target.size(2) == w;
 
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "growth.gif").string() : o.gif;
@@ -64,12 +54,13 @@ int grow(int argc, char** argv) {
   if (frames.removed_old_frames() > 0)
     spdlog::info("removed {} frames of an earlier run from {}", frames.removed_old_frames(), o.out);
   std::string csv = "step,loss\n";
-  const at::Tensor t = measure ? target.to(device) : at::Tensor();
+  const double angle = angle_deg * M_PI / 180.0;
+  const at::Tensor t = measure ? on_grid(target, h, w, angle).to(device) : at::Tensor();
   spdlog::info("growing {} for {} steps on a {}x{} grid ({})", m.path, steps, h, w, device.str());
 
   auto gen = at::detail::createCPUGenerator(o.seed);
   RunOptions ro;
-  ro.angle = angle_deg * M_PI / 180.0;
+  ro.angle = angle;
   ro.every = o.every;
   ro.backend = parse_backend(o.backend);
   double last_loss = NAN;

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -49,23 +50,30 @@ int regen(int argc, char** argv) {
   std::string cut_name = "half";
   int64_t cut_size = kDistillSquareSide;
   int at = 200, steps = 300;
+  std::string grid;
+  double angle_deg = 0;
   CLI::App app(
       "Grow from a seed, cut part of the pattern away at step --at, keep running, and\n"
       "print the loss to the target before the cut, right after it and at the end.\n"
-      "recovered = (after cut - end) / (after cut - before cut); 1 is fully healed.",
+      "recovered = (after cut - end) / (after cut - before cut); 1 is fully healed.\n"
+      "On another --grid the target is placed around the seed cell (the grid's centre), and\n"
+      "with --angle turned as the pattern turns; the cuts are made around the seed cell too.",
       "nca regen");
   app.get_formatter()->column_width(30);
-  add_run_model_options(app, o, "lizard-regenerating.pt", "regen",
-                        "Seed of the fire masks and of --cut circle");
+  add_run_model_options(app, o, "lizard-regenerating.pt", "regen");
   app.add_option("--cut", cut_name,
-                 "half (= right) | left | right | top | bottom | square (Distill's centred "
-                 "16x16 square: cells 28-43 on the 72x72 grid) | circle (random, as in training)")
+                 "half (= right) | left | right | top | bottom: that half of the grid, split at "
+                 "the seed cell | square: a centred square, Distill's 16x16 (cells 28-43 on the "
+                 "72x72 grid) | circle: random as in training (on the training grid, centred "
+                 "on the seed; drawn from --seed)")
       ->capture_default_str();
   auto* cut_size_opt =
       app.add_option("--cut-size", cut_size, "Side of the centred square of --cut square, cells")
           ->capture_default_str();
   app.add_option("--at", at, "Step at which to cut")->capture_default_str();
   app.add_option("--steps", steps, "Steps to run after the cut")->capture_default_str();
+  add_grid_option(app, grid);
+  add_angle_option(app, angle_deg);
   if (!parse(app, argc, argv)) return 0;
   const Cut cut = parse_cut(cut_name);
   if (cut_size_opt->count() > 0 && cut != Cut::Square)
@@ -75,20 +83,21 @@ int regen(int argc, char** argv) {
   limits::check_steps("--at", at);
   limits::check_steps("--steps", steps);
   check_run_model_options(o);
+  const std::optional<GridSize> grid_given = parse_grid(grid);
 
   const auto device = select_device(o.device);
   set_threads(o.threads);
   auto m = load_for_running(model_path_or_default(o.model, "lizard-regenerating.pt"), device);
   if (!m.info.target.defined())
     throw std::runtime_error("model '" + m.path + "' holds no target to measure the loss against");
-  const auto h = static_cast<int>(m.info.target.size(1)),
-             w = static_cast<int>(m.info.target.size(2));
+  const auto [h, w] = grid_given.value_or(training_grid(m.info));
+  limits::check_grid(grid.empty() ? "the model's training grid" : "--grid " + grid, h, w);
   limits::check_frame(h, w, o.scale);
   if (cut == Cut::Square && (cut_size > h || cut_size > w))
     throw UsageError(fmt::format("--cut-size {} does not fit the {}x{} grid", cut_size, h, w));
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "regen.gif").string() : o.gif;
   check_outputs(o, m.path, gif);
-  FrameWriter frames(o.out, gif, w, h, o);
+  FrameWriter frames(o.out, gif, static_cast<int>(w), static_cast<int>(h), o);
   if (frames.removed_old_frames() > 0)
     spdlog::info("removed {} frames of an earlier run from {}", frames.removed_old_frames(), o.out);
   const std::string cut_text =
@@ -98,8 +107,17 @@ int regen(int argc, char** argv) {
 
   auto gen = at::detail::createCPUGenerator(o.seed);
   RunOptions ro;
+  ro.angle = angle_deg * M_PI / 180.0;
   ro.every = o.every;
   ro.backend = parse_backend(o.backend);
+  ro.height = h;
+  ro.width = w;
+  // The loss counts what the grid holds: on a grid smaller than the pattern, part of the target
+  // is off the grid.
+  const at::Tensor placed = on_grid(m.info.target, h, w);
+  if (placed.select(0, 3).sum().item<double>() < m.info.target.select(0, 3).sum().item<double>())
+    spdlog::warn("the target does not fit on the {}x{} grid: the loss counts the part on it", h,
+                 w);
   const RegenResult r =
       regenerate(m.model, m.info.target, CutSpec(cut, cut_size), at, steps, gen, ro,
                  [&](int step, const at::Tensor& state) { frames.write(step, state); });

@@ -1,11 +1,15 @@
 // The flags of `nca train` and `nca bench`.
 #include "train_flags.h"
 
+#include <algorithm>
+#include <stdexcept>
+
+#include "common.h"
 #include "nca/errors.h"
 
 namespace nca::cli {
 
-void add_train_flags(CLI::App& app, TrainOptions& o) {
+void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::string>& left_out) {
   o.config_option = app.set_config("--config", "",
                                    "TOML file setting any of the keys below (flag names without "
                                    "--); flags given as well override it");
@@ -46,7 +50,7 @@ void add_train_flags(CLI::App& app, TrainOptions& o) {
   app.add_option("--damage", c.damage, "Regenerating: lowest-loss samples cut by a random circle")
       ->capture_default_str()
       ->group(training);
-  app.add_option("--seed", c.seed, "Seed of the one generator all randomness comes from")
+  app.add_option("--seed", c.seed, help::kSeed)
       ->capture_default_str()
       ->group(training);
   const std::string model = "Model";
@@ -65,14 +69,13 @@ void add_train_flags(CLI::App& app, TrainOptions& o) {
       ->capture_default_str()
       ->group(model);
   const std::string run = "Run";
-  app.add_option("--device", c.device, "auto | cpu | cuda | cuda:K (auto: CUDA when available)")
+  app.add_option("--device", c.device, help::kDevice)
       ->capture_default_str()
       ->group(run);
-  app.add_option("--threads", c.threads, "CPU threads (0 = all cores)")
+  app.add_option("--threads", c.threads, help::kThreads)
       ->capture_default_str()
       ->group(run);
-  app.add_option("--backend", o.backend,
-                 "auto | torch | fast: how a step runs (auto: fast on the CPU, same results)")
+  app.add_option("--backend", o.backend, help::kBackend)
       ->capture_default_str()
       ->group(run);
   app.add_option("--run-dir", o.run_dir, "Run directory (default runs/<target>-<experiment>)")
@@ -113,6 +116,28 @@ void add_train_flags(CLI::App& app, TrainOptions& o) {
                  "Pictures (pool, batch, loss curve) every N iterations (0: off)")
       ->capture_default_str()
       ->group(run);
+
+  for (const std::string& name : left_out) {
+    CLI::Option* opt = app.get_option_no_throw(name);
+    if (!opt) throw std::logic_error("add_train_flags: no flag " + name + " to leave out");
+    if (!opt->get_configurable()) {
+      app.remove_option(opt);
+      continue;
+    }
+    opt->group("");  // hidden from --help
+    o.config_only.push_back(name);
+  }
+}
+
+bool parse_train_flags(CLI::App& app, const TrainOptions& o, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;  // what follows is not an option, to CLI11 either
+    for (const std::string& name : o.config_only)
+      if (arg == name || arg.rfind(name + "=", 0) == 0)
+        throw UsageError("unknown argument '" + excerpt(arg) + "' (see --help)");
+  }
+  return parse(app, argc, argv);
 }
 
 void apply_choices(TrainOptions& o) {

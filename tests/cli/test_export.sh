@@ -30,7 +30,7 @@ check "no output for a bad model" test ! -e out.pt
 touch afile
 expect 2 "is a file, not a directory" -- export --model run --web afile
 expect 2 "each side must be 3..512" -- export --model run --web page --grid 2
-expect 2 "--grid: 'x' is not a whole number in decimal digits" -- export --model run --web page --grid x
+expect 2 "--grid 'x': expected N or HxW" -- export --model run --web page --grid x
 expect 1 "cannot write 'nodir/m.pt'" -- export --model run --torch nodir/m.pt
 
 # A run directory works as --model; both exports at once.
@@ -48,4 +48,28 @@ check "--grid sets the page's grid" grep -q '"width":40,"height":40' page2/index
 # Without --grid, the model's training grid (12 x 12 for the tiny model), not a fixed 72.
 "$NCA" export --model run --web page3 >/dev/null
 check "export: the page runs the training grid" grep -q '"width":12,"height":12' page3/index.html
+# --grid HxW, as grow and regen take it: height x width.
+"$NCA" export --model run --web page4 --grid 30x40 >/dev/null
+check "--grid 30x40: 40 wide, 30 high" grep -q '"width":40,"height":30' page4/index.html
+
+# The page is subtitled with the run directory's name, not "model.pt", whichever way the model
+# is named: the run directory, its model.pt (from anywhere), one of its checkpoints.
+"$NCA" train --target "$LIZ" "${TINY[@]}" --iters 2 --save-every 1 --run-dir star-growing \
+  >/dev/null || fail "tiny training into star-growing"
+"$NCA" export --model star-growing --web sub1 >/dev/null
+check "subtitle of a run directory" grep -q '"description":"star-growing, 2 training iterations"' \
+  sub1/index.html
+"$NCA" export --model star-growing/model.pt --web sub2 >/dev/null
+check "subtitle of a run directory's model.pt" \
+  grep -q '"description":"star-growing, 2 training iterations"' sub2/index.html
+(cd star-growing && "$NCA" export --model ./model.pt --web ../sub3 >/dev/null)
+check "subtitle of ./model.pt in the run directory" \
+  grep -q '"description":"star-growing, 2 training iterations"' sub3/index.html
+"$NCA" export --model star-growing/checkpoints/model_000001.pt --web sub4 >/dev/null
+check "subtitle of a checkpoint" \
+  grep -q '"description":"star-growing, 1 training iteration"' sub4/index.html
+cp star-growing/model.pt loose.pt
+"$NCA" export --model loose.pt --web sub5 >/dev/null
+check "subtitle of a model file elsewhere: its name" \
+  grep -q '"description":"loose.pt, 2 training iterations"' sub5/index.html
 finish

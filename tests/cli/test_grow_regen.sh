@@ -69,6 +69,20 @@ check "regen: prints the losses" grep -q "loss before cut (step 5)" r.txt
 check "regen: says how many cells the cut removed" grep -Eq "\([0-9]+ living cells removed\)" r.txt
 check "regen: prints recovered=" grep -Eq "^recovered=(-?[0-9.]+|n/a \(.+\))$" r.txt
 check "regen: never prints nan" bash -c "! grep -qi nan r.txt"
+# regen on another grid (height x width) and with the perception turned, as grow.
+"$NCA" regen --model run --at 5 --steps 6 --scale 1 --out rgrid --cut square --cut-size 4 \
+  --grid 20x30 --angle 90 >rgrid.txt 2>&1 || fail "regen --grid 20x30 --angle 90"
+check "regen --grid 20x30: 30x20 frames" test "$("$PROBE" png rgrid/frame_00011.png)" = "30 20"
+check "regen --grid 20x30: GIF of 13 frames" test "$("$PROBE" gif rgrid/regen.gif)" = "30 20 13"
+check "regen --grid 20x30: says so" grep -q "(20x30 grid" rgrid.txt
+check "regen --grid 20x30: prints recovered=" grep -Eq "^recovered=(-?[0-9.]+|n/a \(.+\))$" rgrid.txt
+"$NCA" regen --model run --at 2 --steps 2 --scale 1 --out rsmall --grid 5 >rsmall.txt 2>&1 ||
+  fail "regen --grid 5"
+check "regen on a grid smaller than the target: says the loss counts what is on it" \
+  grep -q "the target does not fit on the 5x5 grid" rsmall.txt
+expect 2 "--grid 'abc': expected N or HxW" -- regen --model run --grid abc
+expect 2 "--grid 9999: a grid is 3 to 8192 cells a side, got 9999x9999" -- regen --model run --grid 9999
+expect 2 "--cut-size 16 does not fit the 12x8 grid" -- regen --model run --cut square --cut-size 16 --grid 12x8
 "$NCA" train --target "$SRC/data/lizard.png" "${TINY[@]}" --iters 3 --experiment growing \
   --run-dir run-growing >/dev/null 2>&1 || fail "training the tiny growing model"
 "$NCA" regen --model run-growing --at 5 --steps 6 --scale 1 --out rg --cut half >rg.txt 2>&1 ||

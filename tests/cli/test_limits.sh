@@ -53,10 +53,32 @@ cfg 'target = lizard.png'
 expect 2 "line 1: target = lizard.png: text is written in quotes" -- train --config c.toml
 cfg 'experiment = growing'
 expect 2 "line 1: experiment = growing: text is written in quotes" -- train --target "$LIZ" --config c.toml
+# A flag's key takes true or false, unquoted: a training config may say force = true.
+"$NCA" train --target "$LIZ" "${args[@]}" --run-dir forced >/dev/null 2>&1
+cfg 'force = true'
+"$NCA" train --target "$LIZ" "${args[@]}" --run-dir forced --config c.toml >forced.txt 2>&1
+rc=$?
+check "force = true in a config replaces the run (exit $rc: $(tail -1 forced.txt))" test $rc -eq 0
 cfg 'iters 100'
 expect 2 "line 1: expected key = value, got 'iters 100'" -- train --target "$LIZ" --config c.toml
 # A run's own config.toml is read back exactly (floats in their shortest form).
 check "config.toml writes lr-decay = 0.1" grep -qx 'lr-decay = 0.1' run/config.toml
+# Floats that need all 17 digits, and ones that need one: written shortest, read back as the
+# same doubles, so a --resume with the same flags (or none) changes nothing but iters, and the
+# config.toml it writes is the one it read.
+floats=(--lr 0.30000000000000004 --lr-decay 0.1 --fire-rate 0.7 --alive-threshold 0.15)
+"$NCA" train --target "$LIZ" "${TINY[@]}" --iters 1 "${floats[@]}" --run-dir floats >/dev/null 2>&1
+check "config.toml: lr = 0.30000000000000004" grep -qx 'lr = 0.30000000000000004' floats/config.toml
+check "config.toml: alive-threshold = 0.15" grep -qx 'alive-threshold = 0.15' floats/config.toml
+grep -v '^iters' floats/config.toml >floats-first.toml
+"$NCA" train --run-dir floats --resume --iters 2 "${floats[@]}" >floats.txt 2>&1
+check "resume with the same floats: only iters changes" \
+  test "$(grep -o 'resuming with [a-z-]*' floats.txt | tr '\n' ' ')" = "resuming with iters "
+"$NCA" train --run-dir floats --resume --iters 3 >floats.txt 2>&1
+check "resume reading config.toml: only iters changes" \
+  test "$(grep -o 'resuming with [a-z-]*' floats.txt | tr '\n' ' ')" = "resuming with iters "
+check "config.toml after two resumes: the same floats" \
+  cmp -s floats-first.toml <(grep -v '^iters' floats/config.toml)
 
 # --- One set of limits ------------------------------------------------------------------------
 expect 2 "threads must be 0 \(all cores\) to [0-9]+ \(4 per core" -- train --target "$LIZ" --threads 1000

@@ -1,7 +1,7 @@
 """Loads a module written by `nca export --torch` in Python PyTorch, as a user would, and checks
 that it computes what the C++ model computes (reference JSON from nca_reference).
 
-    python3 check_torch.py MODULE.pt REFERENCE.json
+    python3 check_torch.py MODULE.pt REFERENCE.json TRAINING_GRID
 
 Prints one line per check and a closing 'N passed, N failed'; exits 1 on any failure.
 """
@@ -11,7 +11,7 @@ import sys
 import torch
 
 
-def main(module_path, ref_path):
+def main(module_path, ref_path, training_grid):
     passed = failed = 0
 
     def check(ok, what):
@@ -28,6 +28,8 @@ def main(module_path, ref_path):
     c, h, w = ref["channels"], ref["height"], ref["width"]
     check(m.channels == c, f"module has {m.channels} channels")
     check(abs(m.alive_threshold - ref["alive_threshold"]) < 1e-12, "alive threshold carried over")
+    check(m.training_grid == training_grid,
+          f"module records its training grid: {m.training_grid} (expected {training_grid})")
 
     with torch.no_grad():
         for case in ref["cases"]:
@@ -58,7 +60,7 @@ def main(module_path, ref_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
