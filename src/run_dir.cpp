@@ -333,7 +333,7 @@ void RunDir::write_pictures(Trainer& trainer) const {
     for (int64_t k = 0; k < before.size(0); ++k) cells.push_back(render_rgb(before[k]));
     for (int64_t k = 0; k < after.size(0); ++k) cells.push_back(render_rgb(after[k]));
     save_png((dir / "batch.png").string(),
-             upscale(tile(cells, static_cast<int>(before.size(0)), 2), 2));
+             upscale(tile(cells, static_cast<int>(before.size(0)), 2, kCellGap), 2));
   }
   if (SamplePool* pool = trainer.pool()) {
     std::vector<RgbImage> cells;
@@ -342,7 +342,7 @@ void RunDir::write_pictures(Trainer& trainer) const {
     std::error_code ec;
     fs::create_directories(dir / "pool", ec);
     save_png((dir / "pool" / fmt::format("pool_{:06d}.png", trainer.iteration())).string(),
-             upscale(tile(cells, 8, 2), 2));
+             upscale(tile(cells, 8, 2, kCellGap), 2));
   }
 }
 
