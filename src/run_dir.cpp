@@ -294,14 +294,17 @@ void RunDir::keep_loss_rows_before(int64_t iteration) {
     }
     kept += line + "\n";
     std::istringstream row(line);
-    std::string iter, loss, log10;
+    std::string iter, loss, log10, steps, lr;
     std::getline(row, iter, ',');
     std::getline(row, loss, ',');
     std::getline(row, log10, ',');
+    std::getline(row, steps, ',');
+    std::getline(row, lr, ',');
     try {
-      const double x = std::stod(iter), y = std::stod(log10);
+      const double x = std::stod(iter), y = std::stod(log10), rate = std::stod(lr);
       history_iters_.push_back(x);
       history_log10_.push_back(y);
+      history_lr_.push_back(rate);
     } catch (const std::exception&) {
       // a malformed number only costs one point of the picture
     }
@@ -321,11 +324,14 @@ void RunDir::append_loss(const IterationStats& s) {
     throw std::runtime_error("cannot write '" + loss_csv_path() + "': " + std::strerror(errno));
   history_iters_.push_back(static_cast<double>(s.iteration));
   history_log10_.push_back(s.log10_loss);
+  history_lr_.push_back(s.lr);
 }
 
 void RunDir::write_pictures(Trainer& trainer) const {
   const fs::path dir(dir_);
-  save_png((dir / "loss.png").string(), plot_loss_curve(history_iters_, history_log10_));
+  save_png((dir / "loss.png").string(),
+           plot_loss_curve(history_iters_, history_log10_,
+                           lr_change_marks(history_iters_, history_lr_)));
   const auto& before = trainer.last_batch_before();
   const auto& after = trainer.last_batch_after();
   if (before.defined()) {
