@@ -1,9 +1,11 @@
-// Loss-curve pictures, drawn by hand on an RgbImage: no plotting library is packaged here.
+// Loss-curve and batch pictures, drawn by hand on an RgbImage: no plotting library is packaged
+// here.
 #include "nca/plot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <vector>
 
 #include <stb_easy_font.h>
@@ -54,6 +56,13 @@ double nice_step(double range, int ticks) {
   for (double m : {1.0, 2.0, 5.0})
     if (raw <= m * p) return m * p;
   return 10 * p;
+}
+
+// Copies `src` into `dst` with its top-left corner at (x, y), clipped to `dst`.
+void blit(RgbImage& dst, const RgbImage& src, int x, int y) {
+  for (int sy = 0; sy < src.height; ++sy)
+    for (int sx = 0; sx < src.width; ++sx)
+      set_pixel(dst, x + sx, y + sy, &src.pixels[(static_cast<size_t>(sy) * src.width + sx) * 3]);
 }
 
 // Text turned a quarter to the left (read bottom to top), its bounding box's top-left at (x, y).
@@ -254,6 +263,61 @@ RgbImage plot_loss_curve(const std::vector<double>& iterations,
     draw_text(img, lx, label_y, m->label, kMark, s);
     previous_right = lx + w;
   }
+  return img;
+}
+
+RgbImage batch_picture(const std::vector<RgbImage>& before, const std::vector<RgbImage>& after,
+                       const RgbImage& target, int scale) {
+  if (before.empty() || before.size() != after.size()) {
+    throw std::runtime_error("batch_picture: expected as many states after the rollout (" +
+                             std::to_string(after.size()) + ") as before it (" +
+                             std::to_string(before.size()) + "), at least one");
+  }
+  if (target.width != before[0].width || target.height != before[0].height) {
+    throw std::runtime_error("batch_picture: the target (" + std::to_string(target.width) + "x" +
+                             std::to_string(target.height) + ") differs in size from the states (" +
+                             std::to_string(before[0].width) + "x" +
+                             std::to_string(before[0].height) + ")");
+  }
+  std::vector<RgbImage> cells(before);
+  cells.insert(cells.end(), after.begin(), after.end());
+  const RgbImage grid = upscale(tile(cells, static_cast<int>(before.size()), 2, kCellGap), scale);
+  const RgbImage big_target = upscale(target, scale);
+
+  // The gap around each cell also frames the outer cells, so that every state is boxed alike.
+  const int ts = 2, margin = 8, frame = 2 * scale, cell_h = big_target.height;
+  const int label_w = std::max(text_width("before", ts), text_width("after", ts));
+  const int gx = margin + label_w + margin + frame;
+  // The target's column is as wide as the framed target or its label, whichever is wider; the
+  // target sits halfway down the two rows with its label above it, and rows too short to leave
+  // room for the label push everything down.
+  const int column_x = gx + grid.width + frame + 2 * margin;
+  const int column_w = std::max(big_target.width + 2 * frame, text_width("target", ts));
+  const int tx = column_x + (column_w - big_target.width) / 2;
+  const int target_dy = (grid.height - big_target.height) / 2;
+  const int label_room = text_height("target", ts) + 4 + frame;
+  const int gy = std::max(margin + frame, margin + label_room - target_dy);
+  const int ty = gy + target_dy;
+  const long long width = static_cast<long long>(column_x) + column_w + margin;
+  const long long height = static_cast<long long>(gy) + grid.height + frame + margin;
+  if (width > 65535 || height > 65535) {
+    throw std::runtime_error("batch_picture: the result (" + std::to_string(width) + "x" +
+                             std::to_string(height) + ") is too large");
+  }
+
+  RgbImage img = blank_image(static_cast<int>(width), static_cast<int>(height));
+  fill_rect(img, gx - frame, gy - frame, gx + grid.width + frame, gy + grid.height + frame,
+            kCellGap.data());
+  blit(img, grid, gx, gy);
+  fill_rect(img, tx - frame, ty - frame, tx + big_target.width + frame,
+            ty + big_target.height + frame, kCellGap.data());
+  blit(img, big_target, tx, ty);
+
+  const int cap = kCapHeight * ts;
+  draw_text(img, margin, gy + cell_h / 2 - cap / 2, "before", kBlack, ts);
+  draw_text(img, margin, gy + cell_h + 2 * scale + cell_h / 2 - cap / 2, "after", kBlack, ts);
+  draw_text(img, column_x + (column_w - text_width("target", ts)) / 2,
+            ty - frame - 4 - text_height("target", ts), "target", kBlack, ts);
   return img;
 }
 

@@ -335,11 +335,11 @@ void RunDir::write_pictures(Trainer& trainer) const {
   const auto& before = trainer.last_batch_before();
   const auto& after = trainer.last_batch_after();
   if (before.defined()) {
-    std::vector<RgbImage> cells;
-    for (int64_t k = 0; k < before.size(0); ++k) cells.push_back(render_rgb(before[k]));
-    for (int64_t k = 0; k < after.size(0); ++k) cells.push_back(render_rgb(after[k]));
+    std::vector<RgbImage> before_cells, after_cells;
+    for (int64_t k = 0; k < before.size(0); ++k) before_cells.push_back(render_rgb(before[k]));
+    for (int64_t k = 0; k < after.size(0); ++k) after_cells.push_back(render_rgb(after[k]));
     save_png((dir / "batch.png").string(),
-             upscale(tile(cells, static_cast<int>(before.size(0)), 2, kCellGap), 2));
+             batch_picture(before_cells, after_cells, render_rgb(trainer.target())));
   }
   if (SamplePool* pool = trainer.pool()) {
     std::vector<RgbImage> cells;

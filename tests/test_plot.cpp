@@ -1,4 +1,4 @@
-// The loss-curve picture and text drawing.
+// The loss-curve and batch pictures, and text drawing.
 #include "catch.h"
 
 #include "nca/plot.h"
@@ -27,6 +27,16 @@ int count_in(const nca::RgbImage& img, int x0, int y0, int x1, int y1, uint8_t r
       n += p[0] == r && p[1] == g && p[2] == b;
     }
   return n;
+}
+
+nca::RgbImage solid(int w, int h, uint8_t r, uint8_t g, uint8_t b) {
+  nca::RgbImage img = nca::blank_image(w, h);
+  for (size_t i = 0; i < img.pixels.size(); i += 3) {
+    img.pixels[i] = r;
+    img.pixels[i + 1] = g;
+    img.pixels[i + 2] = b;
+  }
+  return img;
 }
 
 // A falling, noisy loss history over `n` iterations.
@@ -191,4 +201,71 @@ TEST_CASE("a learning-rate mark is a dashed line with its label") {
   CHECK(count_in(marked, last + 1, 0, last + 100, marked.height, 210, 70, 40) > 30);
   // A mark outside the iterations drawn is left out.
   CHECK(count_colour(nca::plot_loss_curve(it, lg, {{5000, "lr x0.1"}}), 210, 70, 40) == 0);
+}
+
+TEST_CASE("the batch picture labels its rows and shows the target on the right") {
+  const int n = 3, side = 6, scale = 2;
+  std::vector<nca::RgbImage> before, after;
+  for (int k = 0; k < n; ++k) {
+    before.push_back(solid(side, side, 10, 100, static_cast<uint8_t>(10 + k)));
+    after.push_back(solid(side, side, 100, 10, static_cast<uint8_t>(10 + k)));
+  }
+  const nca::RgbImage target = solid(side, side, 30, 160, 60);
+  const auto img = nca::batch_picture(before, after, target, scale);
+
+  // Each state once, enlarged.
+  const int cell = side * scale * side * scale;
+  for (int k = 0; k < n; ++k) {
+    CHECK(count_colour(img, 10, 100, static_cast<uint8_t>(10 + k)) == cell);
+    CHECK(count_colour(img, 100, 10, static_cast<uint8_t>(10 + k)) == cell);
+  }
+  // The target once, enlarged, as one square right of every state.
+  int tx0 = img.width, ty0 = img.height, tx1 = -1, ty1 = -1, states_right = -1;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      const uint8_t* p = &img.pixels[(static_cast<size_t>(y) * img.width + x) * 3];
+      if (p[0] == 30 && p[1] == 160 && p[2] == 60) {
+        tx0 = std::min(tx0, x), ty0 = std::min(ty0, y), tx1 = std::max(tx1, x), ty1 = y;
+      } else if ((p[0] == 10 && p[1] == 100) || (p[0] == 100 && p[1] == 10)) {
+        states_right = std::max(states_right, x);
+      }
+    }
+  REQUIRE(tx1 >= 0);
+  CHECK(tx1 - tx0 + 1 == side * scale);
+  CHECK(ty1 - ty0 + 1 == side * scale);
+  CHECK(count_colour(img, 30, 160, 60) == cell);
+  CHECK(tx0 > states_right);
+  // Grey between the cells and around them.
+  CHECK(count_colour(img, 200, 200, 200) > 0);
+  CHECK(count_in(img, tx0 - 1, ty0, tx0, ty1 + 1, 200, 200, 200) == side * scale);
+  // Labels: "target" above the target, "before" and "after" left of their rows, and no other
+  // text.
+  const int label_h = 18;  // scale 2
+  CHECK(count_in(img, states_right + 1, ty0 - label_h - 8, img.width, ty0, 0, 0, 0) > 30);
+  int states_left = img.width;
+  for (int x = 0; x < img.width && states_left == img.width; ++x)
+    if (count_in(img, x, 0, x + 1, img.height, 10, 100, 10) > 0) states_left = x;
+  auto rows_of = [&](uint8_t r, uint8_t g, int& y0, int& y1) {
+    y0 = img.height, y1 = -1;
+    for (int y = 0; y < img.height; ++y)
+      if (count_in(img, states_left, y, states_left + 1, y + 1, r, g, 10))
+        y0 = std::min(y0, y), y1 = y;
+  };
+  int b0, b1, a0, a1;
+  rows_of(10, 100, b0, b1);
+  rows_of(100, 10, a0, a1);
+  CHECK(b1 - b0 + 1 == side * scale);
+  CHECK(a0 > b1);
+  CHECK(count_in(img, 0, b0, states_left, b1 + 1, 0, 0, 0) > 30);
+  CHECK(count_in(img, 0, a0, states_left, a1 + 1, 0, 0, 0) > 30);
+  const int dark = count_colour(img, 0, 0, 0);
+  // (letters 14 pixels tall, centred on rows 12 pixels tall)
+  CHECK(count_in(img, 0, b0 - 1, states_left, b1 + 2, 0, 0, 0) +
+            count_in(img, 0, a0 - 1, states_left, a1 + 2, 0, 0, 0) +
+            count_in(img, states_right + 1, ty0 - label_h - 8, img.width, ty0, 0, 0, 0) ==
+        dark);
+
+  CHECK_THROWS_AS(nca::batch_picture(before, {}, target), std::runtime_error);
+  CHECK_THROWS_AS(nca::batch_picture(before, after, solid(side + 1, side, 0, 0, 0)),
+                  std::runtime_error);
 }

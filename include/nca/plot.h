@@ -1,5 +1,5 @@
-// Pictures for people watching a run: the loss curve (log10 loss against iteration) and text
-// drawn with stb_easy_font.
+// Pictures for people watching a run: the loss curve (log10 loss against iteration), the batch
+// before and after its rollout beside the target, and text drawn with stb_easy_font.
 #pragma once
 
 #include <string>
@@ -45,5 +45,12 @@ RgbImage plot_loss_curve(const std::vector<double>& iterations,
                          const std::vector<double>& log10_loss,
                          const std::vector<PlotMark>& marks = {}, int width = 800,
                          int height = 450);
+
+// The batch picture of a training run: the states before their rollout in one row, the same
+// states after it in the row below, each row labelled on the left, and the target on the right
+// labelled "target"; every cell `scale` times enlarged and framed in kCellGap. Cells and target
+// must have one size. Throws std::runtime_error when the sizes differ or the result is too big.
+RgbImage batch_picture(const std::vector<RgbImage>& before, const std::vector<RgbImage>& after,
+                       const RgbImage& target, int scale = 2);
 
 }  // namespace nca

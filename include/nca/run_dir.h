@@ -6,8 +6,8 @@
 //   model.pt      the latest model (weights, optimiser, generator, iteration): the commit point
 //   pool.pt       the sample pool, written just before model.pt
 //   loss.csv      iter,loss,log10_loss,steps,lr,seconds: one row per finished iteration
-//   loss.png      the loss curve so far, learning-rate changes marked; batch.png the last
-//                 batch before and after its rollout
+//   loss.png      the loss curve so far, learning-rate changes marked
+//   batch.png     the last batch before and after its rollout, beside the target
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
 //   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
 //   ranks/rank<R>_NNNNNN.pt, ranks/pool<R>_NNNNNN.pt
