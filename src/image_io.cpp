@@ -257,7 +257,7 @@ RgbImage upscale(const RgbImage& img, int scale) {
   return out;
 }
 
-RgbImage tile(const std::vector<RgbImage>& images, int columns, int gap) {
+RgbImage tile(const std::vector<RgbImage>& images, int columns, int gap, const Rgb& gap_colour) {
   if (images.empty()) throw std::runtime_error("tile: no images");
   if (columns < 1)
     throw std::runtime_error("tile: columns must be at least 1, got " + std::to_string(columns));
@@ -283,7 +283,9 @@ RgbImage tile(const std::vector<RgbImage>& images, int columns, int gap) {
   RgbImage out;
   out.width = static_cast<int>(out_w);
   out.height = static_cast<int>(out_h);
-  out.pixels.assign(static_cast<size_t>(out_w) * out_h * 3, 255);
+  out.pixels.resize(static_cast<size_t>(out_w) * out_h * 3);
+  for (size_t i = 0; i < out.pixels.size(); i += 3)
+    std::copy(gap_colour.begin(), gap_colour.end(), &out.pixels[i]);
   for (size_t k = 0; k < images.size(); ++k) {
     const size_t ox = (k % cols) * (w + gap), oy = (k / cols) * (h + gap);
     for (int y = 0; y < h; ++y) {

@@ -296,14 +296,17 @@ void RunDir::keep_loss_rows_before(int64_t iteration) {
     }
     kept += line + "\n";
     std::istringstream row(line);
-    std::string iter, loss, log10;
+    std::string iter, loss, log10, steps, lr;
     std::getline(row, iter, ',');
     std::getline(row, loss, ',');
     std::getline(row, log10, ',');
+    std::getline(row, steps, ',');
+    std::getline(row, lr, ',');
     try {
-      const double x = std::stod(iter), y = std::stod(log10);
+      const double x = std::stod(iter), y = std::stod(log10), rate = std::stod(lr);
       history_iters_.push_back(x);
       history_log10_.push_back(y);
+      history_lr_.push_back(rate);
     } catch (const std::exception&) {
       // a malformed number only costs one point of the picture
     }
@@ -323,19 +326,22 @@ void RunDir::append_loss(const IterationStats& s) {
     throw std::runtime_error("cannot write '" + loss_csv_path() + "': " + std::strerror(errno));
   history_iters_.push_back(static_cast<double>(s.iteration));
   history_log10_.push_back(s.log10_loss);
+  history_lr_.push_back(s.lr);
 }
 
 void RunDir::write_pictures(Trainer& trainer) const {
   const fs::path dir(dir_);
-  save_png((dir / "loss.png").string(), plot_loss_curve(history_iters_, history_log10_));
+  save_png((dir / "loss.png").string(),
+           plot_loss_curve(history_iters_, history_log10_,
+                           lr_change_marks(history_iters_, history_lr_)));
   const auto& before = trainer.last_batch_before();
   const auto& after = trainer.last_batch_after();
   if (before.defined()) {
-    std::vector<RgbImage> cells;
-    for (int64_t k = 0; k < before.size(0); ++k) cells.push_back(render_rgb(before[k]));
-    for (int64_t k = 0; k < after.size(0); ++k) cells.push_back(render_rgb(after[k]));
+    std::vector<RgbImage> before_cells, after_cells;
+    for (int64_t k = 0; k < before.size(0); ++k) before_cells.push_back(render_rgb(before[k]));
+    for (int64_t k = 0; k < after.size(0); ++k) after_cells.push_back(render_rgb(after[k]));
     save_png((dir / "batch.png").string(),
-             upscale(tile(cells, static_cast<int>(before.size(0)), 2), 2));
+             batch_picture(before_cells, after_cells, render_rgb(trainer.target())));
   }
   if (SamplePool* pool = trainer.pool()) {
     std::vector<RgbImage> cells;
@@ -344,7 +350,7 @@ void RunDir::write_pictures(Trainer& trainer) const {
     std::error_code ec;
     fs::create_directories(dir / "pool", ec);
     save_png((dir / "pool" / fmt::format("pool_{:06d}.png", trainer.iteration())).string(),
-             upscale(tile(cells, 8, 2), 2));
+             upscale(tile(cells, 8, 2, kCellGap), 2));
   }
 }
 

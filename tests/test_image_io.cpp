@@ -396,6 +396,24 @@ TEST_CASE("tile lays images out in rows with white gaps", "[image_io]") {
   CHECK_THROWS_AS(nca::tile({a}, 0), std::runtime_error);
 }
 
+TEST_CASE("tile paints its gaps in the colour it is given", "[image_io]") {
+  // White gaps vanish against the white around a grown shape: pictures ask for a grey.
+  const RgbImage a = rgb(1, 1, {10, 0, 0}), b = rgb(1, 1, {0, 20, 0}), c = rgb(1, 1, {0, 0, 30});
+  const std::vector<uint8_t> grey{200, 200, 200};
+  const RgbImage t = nca::tile({a, b, c}, 2, 1, nca::kCellGap);
+  REQUIRE(t.width == 3);
+  REQUIRE(t.height == 3);
+  CHECK(pixel(t, 0, 0) == a.pixels);
+  CHECK(pixel(t, 0, 1) == grey);
+  CHECK(pixel(t, 0, 2) == b.pixels);
+  for (int x = 0; x < 3; ++x) CHECK(pixel(t, 1, x) == grey);
+  CHECK(pixel(t, 2, 0) == c.pixels);
+  CHECK(pixel(t, 2, 1) == grey);
+  CHECK(pixel(t, 2, 2) == grey);  // the empty slot too: the grid stays regular
+  CHECK(nca::tile({a, b}, 2, 1, {1, 2, 3}).pixels ==
+        std::vector<uint8_t>{10, 0, 0, 1, 2, 3, 0, 20, 0});
+}
+
 TEST_CASE("save_png and load_rgb round-trip", "[image_io]") {
   nca::test::TempDir dir;
   const std::string path = dir.file("frame.png");

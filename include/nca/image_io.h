@@ -2,6 +2,7 @@
 // GIFs (giflib), and rendering a state as RGB on white (DESIGN §1).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -51,9 +52,17 @@ RgbImage render_rgb(const at::Tensor& state);
 // Nearest-neighbour upscaling: crisp pixels.
 RgbImage upscale(const RgbImage& img, int scale);
 
+// An RGB colour.
+using Rgb = std::array<uint8_t, 3>;
+
+// The gap between the cells of the pool and batch pictures: a light grey, since the space around
+// a grown shape is white and white gaps would let neighbouring shapes run together.
+constexpr Rgb kCellGap{200, 200, 200};
+
 // Images of equal size laid out left to right, top to bottom in `columns` columns, with
-// `gap` white pixels between them.
-RgbImage tile(const std::vector<RgbImage>& images, int columns, int gap = 0);
+// `gap` pixels of `gap_colour` between them (empty slots of the last row get that colour too).
+RgbImage tile(const std::vector<RgbImage>& images, int columns, int gap = 0,
+              const Rgb& gap_colour = {255, 255, 255});
 
 // Writes a PNG atomically; throws std::runtime_error naming the path on failure.
 void save_png(const std::string& path, const RgbImage& img);

@@ -6,7 +6,8 @@
 //   model.pt      the latest model (weights, optimiser, generator, iteration): the commit point
 //   pool.pt       the sample pool, written just before model.pt
 //   loss.csv      iter,loss,log10_loss,steps,lr,seconds: one row per finished iteration
-//   loss.png      the loss curve so far; batch.png the last batch before and after its rollout
+//   loss.png      the loss curve so far, learning-rate changes marked
+//   batch.png     the last batch before and after its rollout, beside the target
 //   target.png    the target as the network is asked to grow it (shrunk and padded into the grid)
 //   growth.gif    the final model grown from one seed cell (written when training ends)
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
@@ -130,7 +131,8 @@ class RunDir {
   int lock_fd_ = -1;
   int kept_ = 0;
   std::ofstream csv_;
-  std::vector<double> history_iters_, history_log10_;  // the points of loss.png
+  // The points of loss.png, and the learning rate of each (its changes are marked there).
+  std::vector<double> history_iters_, history_log10_, history_lr_;
 };
 
 }  // namespace nca
