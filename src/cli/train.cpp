@@ -175,8 +175,8 @@ double measure_grown_step(Trainer& trainer) {
   return seconds;
 }
 
-// The bytes of one save: model.pt (weights and Adam's two moments, the target) and pool.pt (each
-// state as the box of its living cells: about the target's box grown by the cells around it).
+// The bytes of one save: model.pt (weights and Adam's two moments, the target) and pool.pt (the
+// pool as one pool x channels x grid x grid tensor of floats).
 struct SaveSize {
   double model = 0, pool = 0;
 };
@@ -185,18 +185,10 @@ SaveSize estimate_save_size(Trainer& trainer) {
   SaveSize s;
   int64_t weights = 0;
   for (const auto& p : trainer.model()->parameters()) weights += p.numel();
-  const int64_t g = cfg.grid();
-  s.model = 4.0 * (3 * weights + 4 * g * g) + 16e3;
-  if (trainer.pool()) {
-    const at::Tensor alive = (trainer.target()[3] > 0).cpu();
-    const auto rows = alive.any(1).nonzero(), cols = alive.any(0).nonzero();
-    int64_t h = 0, w = 0;
-    if (rows.numel() > 0) {
-      h = std::min<int64_t>(g, rows.max().item<int64_t>() - rows.min().item<int64_t>() + 1 + 4);
-      w = std::min<int64_t>(g, cols.max().item<int64_t>() - cols.min().item<int64_t>() + 1 + 4);
-    }
-    s.pool = 4.0 * trainer.pool()->size() * cfg.model.channels * h * w + 32.0 * trainer.pool()->size();
-  }
+  const auto g = static_cast<double>(cfg.grid());
+  s.model = 4.0 * (3.0 * static_cast<double>(weights) + 4 * g * g) + 16e3;
+  if (trainer.pool())
+    s.pool = 4.0 * static_cast<double>(trainer.pool()->size()) * cfg.model.channels * g * g + 1e3;
   return s;
 }
 
@@ -481,9 +473,10 @@ int train(int argc, char** argv) {
     } else {
       sizes = fmt::format("a {}x{} grid", cfg.grid(), cfg.grid());
     }
-    spdlog::info("cost: {}; about {} for {} iterations ({:.1f} ms a rollout step of grown states); "
-                 "{}; about {} on disk per save (pool.pt {}, model.pt {})",
+    spdlog::info("cost: {}; about {} for {} iteration{} ({:.1f} ms a rollout step of grown "
+                 "states); {}; about {} on disk per save (pool.pt {}, model.pt {})",
                  sizes, format_duration(per_iteration * static_cast<double>(left)), left,
+                 left == 1 ? "" : "s",
                  step * 1e3, memory, limits::format_bytes(save.model + save.pool),
                  limits::format_bytes(save.pool), limits::format_bytes(save.model));
     if (image) {
