@@ -43,8 +43,9 @@ for command in sys.argv[1:]:
         if m:
             words = " ".join(m.group(2).split())
             words = re.sub(r"data/models/[a-z-]+\.pt", "data/models/M.pt", words)
-            if m.group(1) == "--out":  # frames/ for grow, regen/ for regen
-                words = re.sub(r"^TEXT=\S+", "TEXT=DIR", words)
+            if m.group(1) == "--out":  # frames for grow, regen for regen
+                # CLI11 2.1 writes a default as TEXT=frames, 2.4 (Debian 13) as TEXT [frames].
+                words = re.sub(r"^TEXT(=\S+| \[\S+\])", "TEXT=DIR", words)
             lines.setdefault(m.group(1), {})[command] = words
 shared = ["--model", "--grid", "--angle", "--seed", "--device", "--threads", "--backend",
           "--out", "--gif", "--video", "--every", "--scale", "--gif-delay", "--step-counter"]
