@@ -9,7 +9,8 @@
 //   loss.png      the loss curve so far, learning-rate changes marked
 //   batch.png     the last batch before and after its rollout, beside the target
 //   target.png    the target as the network is asked to grow it (shrunk and padded into the grid)
-//   growth.gif    the final model grown from one seed cell (written when training ends)
+//   growth.gif    the final model grown from one seed cell (written when training reaches
+//                 its iterations, not after a stop)
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
 //   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
 //   ranks/rank<R>_NNNNNN.pt, ranks/pool<R>_NNNNNN.pt
