@@ -8,10 +8,10 @@
 
 #include <torch/torch.h>
 
-#include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
 #include "nca/damage.h"
 #include "nca/fast_step.h"
+#include "nca/pool_file.h"
 #include "nca/torch_compat.h"
 
 namespace nca {
@@ -198,12 +198,7 @@ void Trainer::save(const std::string& model_path, const std::string& pool_path) 
   // (a full disk), model.pt still holds the previous save, and the pair stays consistent; only a
   // failure between the two leaves a pool one save newer than the model, which load() accepts
   // and reports (pool states are valid training states whatever their age).
-  if (pool_ && !pool_path.empty()) {
-    torch::serialize::OutputArchive archive;
-    archive.write("states", pool_->states());
-    archive.write("iteration", c10::IValue(iteration_));
-    write_archive_atomically(pool_path, archive);
-  }
+  if (pool_ && !pool_path.empty()) write_pool_file(pool_path, *pool_, iteration_);
   CheckpointInfo info;
   info.iteration = iteration_;
   info.model = cfg_.model;
@@ -218,24 +213,14 @@ Trainer::LoadResult Trainer::load(const std::string& model_path, const std::stri
   LoadResult result;
   std::error_code ec;
   if (pool_ && !pool_path.empty() && std::filesystem::exists(pool_path, ec)) {
-    const std::string what = "cannot load pool '" + pool_path + "': ";
-    at::Tensor states;
-    const std::string bytes = read_file(pool_path);  // its errors name the file and the reason
-    try {
-      auto archive = open_checked_archive(bytes.data(), bytes.size(), pool_path);
-      archive.read("states", states);
-      c10::IValue it;
-      if (archive.try_read("iteration", it) && it.isInt()) result.pool_iteration = it.toInt();
-    } catch (const std::exception&) {  // c10::Error, or torch::jit::ErrorReport from the unpickler
-      throw std::runtime_error(what + "corrupt or truncated");
-    }
-    if (states.scalar_type() != at::kFloat || !torch::isfinite(states).all().item<bool>())
-      throw std::runtime_error(what + "it holds values that are not finite float32");
-    try {
-      pool_->set_states(states);
-    } catch (const std::runtime_error& e) {
-      throw std::runtime_error(what + e.what());
-    }
+    auto file = read_pool_file(pool_path);
+    if (file.pool.shape() != pool_->shape())
+      throw std::runtime_error("cannot load pool '" + pool_path + "': pool of shape " +
+                               c10::str(at::IntArrayRef(file.pool.shape())) +
+                               " does not fit this run's pool " +
+                               c10::str(at::IntArrayRef(pool_->shape())));
+    *pool_ = std::move(file.pool);
+    result.pool_iteration = file.iteration;
     result.pool_loaded = true;
   }
   return result;

@@ -70,6 +70,55 @@ TEST_CASE("a checkpoint round trip gives identical outputs, iteration and optimi
   for (int i = 0; i < 2; ++i) CHECK(b.step().loss == a.step().loss);
 }
 
+TEST_CASE("pool.pt is written as the pool is kept: a pool of seeds takes a few kilobytes") {
+  nca::test::TempDir dir;
+  auto cfg = tiny();
+  cfg.size = 40;  // the reference grid, 72 x 72
+  cfg.pad = 16;
+  cfg.pool = 256;
+  nca::Trainer a(cfg, blob_target(cfg), torch::kCPU);
+  a.save(dir.file("model.pt"), dir.file("pool.pt"));
+  // As one tensor: 256 x 16 x 72 x 72 floats, 85 MB. Compact: a box and 16 floats a state.
+  const double full = 256.0 * 16 * 72 * 72 * 4;
+  CHECK(static_cast<double>(fs::file_size(dir.file("pool.pt"))) < full / 1000);
+  nca::Trainer b(cfg, blob_target(cfg), torch::kCPU);
+  b.pool()->commit(torch::tensor({3}, torch::kLong), torch::ones({1, 16, 72, 72}));
+  CHECK(b.load(dir.file("model.pt"), dir.file("pool.pt")).pool_loaded);
+  CHECK(torch::equal(b.pool()->states(), a.pool()->states()));
+}
+
+TEST_CASE("a pool.pt of the first format (one states tensor) resumes exactly") {
+  nca::test::TempDir dir;
+  auto cfg = tiny();
+  nca::Trainer a(cfg, blob_target(cfg), torch::kCPU);
+  for (int i = 0; i < 3; ++i) a.step();
+  a.save(dir.file("model.pt"));
+  torch::serialize::OutputArchive old;  // what nca wrote before the compact layout
+  old.write("states", a.pool()->states());
+  old.write("iteration", c10::IValue(a.iteration()));
+  nca::write_archive_atomically(dir.file("pool.pt"), old);
+
+  nca::Trainer b(cfg, blob_target(cfg), torch::kCPU);
+  const auto loaded = b.load(dir.file("model.pt"), dir.file("pool.pt"));
+  CHECK(loaded.pool_loaded);
+  CHECK(loaded.pool_iteration == 3);
+  CHECK(torch::equal(b.pool()->states(), a.pool()->states()));
+  for (int i = 0; i < 2; ++i) CHECK(b.step().loss == a.step().loss);
+}
+
+TEST_CASE("a pool.pt of another pool size is refused") {
+  nca::test::TempDir dir;
+  auto cfg = tiny();
+  nca::Trainer a(cfg, blob_target(cfg), torch::kCPU);
+  a.save(dir.file("model.pt"), dir.file("pool.pt"));
+  cfg.pool = 8;
+  nca::Trainer b(cfg, blob_target(cfg), torch::kCPU);
+  CHECK_THROWS_WITH(b.load(dir.file("model.pt"), dir.file("pool.pt")),
+                    "cannot load pool '" + dir.file("pool.pt") +
+                        "': pool of shape [4, 16, 12, 12] does not fit this run's pool [8, 16, "
+                        "12, 12]");
+}
+
 TEST_CASE("bad checkpoint files are refused with a clear message") {
   nca::test::TempDir dir;
   auto cfg = tiny();

@@ -4,6 +4,7 @@
 // trainer's memory (1024 x 16 x 72 x 72 floats = 340 MB).
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include <ATen/core/Generator.h>
@@ -31,6 +32,19 @@ class SamplePool {
   // All states, size x C x H x W: assembled, a copy.
   at::Tensor states() const;
   void set_states(const at::Tensor& states);  // must match the current shape
+  std::array<int64_t, 4> shape() const;          // size, C, H, W
+
+  // The pool as it is kept (what pool.pt stores, pool_file.h): no full-size tensor assembled.
+  struct Compact {
+    std::array<int64_t, 4> shape{};  // size, C, H, W
+    at::Tensor boxes;  // int64, size x 4: r0, c0, h, w of each state's nonzero cells (0 0 0 0: none)
+    at::Tensor cells;  // float32, each state's C x h x w cells flattened, concatenated in order
+  };
+  Compact compact() const;
+  // The pool `c` describes, bit for bit, once it is found consistent: a shape within
+  // limits.h, every box inside the grid, exactly sum(C x h x w) finite float32 cells. Throws
+  // std::runtime_error naming the first inconsistency. Allocates no more than `c` holds.
+  explicit SamplePool(const Compact& c);
 
  private:
   // The nonzero cells of one state: crop is C x h x w at (r0, c0), undefined when all zero.

@@ -4,7 +4,8 @@
 //   nca_probe gif FILE   ->  WIDTH HEIGHT FRAMES
 //   nca_probe video FILE ->  WIDTH HEIGHT FRAMES CODEC (every frame decoded by libavcodec)
 //   nca_probe model FILE ->  ITERATION (after loading the whole checkpoint, every tensor checked)
-//   nca_probe pool FILE  ->  ITERATION finite|NOT-FINITE (the pool.pt beside a model.pt)
+//   nca_probe pool FILE  ->  ITERATION finite (the pool.pt beside a model.pt, loaded as --resume
+//                            loads it: a pool that is not finite is refused)
 //   nca_probe make-png WxH FILE  writes a WxH RGBA PNG (a disc on transparency), for tests that
 //                                need an image too large to keep in the repository
 #include <cstdio>
@@ -18,6 +19,7 @@
 
 #include "nca/checkpoint.h"
 #include "nca/image_io.h"
+#include "nca/pool_file.h"
 #include "nca/video.h"
 
 int main(int argc, char** argv) {
@@ -55,14 +57,7 @@ int main(int argc, char** argv) {
       nca::load_model(argv[2], &info);
       std::cout << info.iteration << '\n';
     } else if (std::strcmp(argv[1], "pool") == 0) {
-      torch::serialize::InputArchive archive;
-      archive.load_from(argv[2]);
-      at::Tensor states;
-      archive.read("states", states);
-      c10::IValue it;
-      const int64_t iteration = archive.try_read("iteration", it) ? it.toInt() : -1;
-      const bool finite = torch::isfinite(states).all().item<bool>();
-      std::cout << iteration << ' ' << (finite ? "finite" : "NOT-FINITE") << '\n';
+      std::cout << nca::read_pool_file(argv[2]).iteration << " finite\n";
     } else {
       std::cerr << "nca_probe: unknown kind '" << argv[1] << "'\n";
       return 2;
