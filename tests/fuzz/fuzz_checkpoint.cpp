@@ -1,7 +1,9 @@
 // libFuzzer target: the checkpoint loader (torch archive, nca header, weights, optimiser and
-// generator state) on arbitrary bytes, as `nca grow --model` and `nca train --resume` use it. A
-// bad file must end in a std::runtime_error ("cannot load model ..."), never in a crash, a
-// sanitizer report, a torch error that escapes unworded, or a model that cannot run.
+// generator state) on arbitrary bytes, as `nca grow --model` and `nca train --resume` use it,
+// and the pool.pt loader on the same bytes, as `nca train --resume` uses it. A bad file must end
+// in a std::runtime_error ("cannot load model ...", "cannot load pool ..."), never in a crash, a
+// sanitizer report, a torch error that escapes unworded, or a model or pool that cannot be used.
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -10,6 +12,7 @@
 
 #include "nca/checkpoint.h"
 #include "nca/model.h"
+#include "nca/pool_file.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   torch::set_num_threads(1);  // one input at a time; threads only add noise
@@ -31,6 +34,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     model->step(x, gen);
   } catch (const std::runtime_error&) {
     // the expected outcome for a bad file: one clear message
+  }
+  try {
+    nca::PoolFile file = nca::read_pool_from_memory(bytes, size, "fuzz.pt");
+    // What train --resume does next: the run's pool takes it only when the shapes agree (the
+    // seed corpus's pool is 8 x 16 x 12 x 12), then training samples from it.
+    if (file.pool.shape() == std::array<int64_t, 4>{8, 16, 12, 12}) {
+      at::Generator gen = at::detail::createCPUGenerator(0);
+      file.pool.sample(4, gen);
+      file.pool.compact();
+    }
+  } catch (const std::runtime_error&) {
   }
   return 0;
 }
