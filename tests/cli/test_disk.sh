@@ -9,8 +9,15 @@
 source "$(dirname "$0")/lib.sh"
 PROBE=${NCA_PROBE:?set by ctest}
 LIZ=$SRC/data/lizard.png
-# A checkpoint every iteration, so that saves are frequent and every kind of write is reached.
-args=("${TINY[@]}" --save-every 1)
+# A checkpoint every iteration, so that saves are frequent and every kind of write is reached;
+# a pool of 1024 seeds instead of TINY's 8, so that pool.pt (stored compact: 100 KB here, 4 KB
+# for 8 states) fills the disk over a range of sizes rather than at one exact size.
+args=()
+for ((i = 0; i < ${#TINY[@]}; i++)); do
+  args+=("${TINY[i]}")
+  [[ ${TINY[i]} == --pool ]] && args+=(1024) && i=$((i + 1))
+done
+args+=(--save-every 1)
 faults=0
 
 # one_error_line FILE REGEX: FILE holds exactly one line, and it matches REGEX.
@@ -119,10 +126,12 @@ full_disk() {
   umount disk
 }
 
-# model.pt is about 37 pages (148 KB) here, pool.pt 19, config.toml and loss.csv one each;
-# checkpoints/ holds hard links (no space). Each size runs out at another write: pool.pt or
-# model.pt, in the first save (no model.pt yet) or a later one (model.pt at iteration 1).
-for kb in 40 150 260 340; do full_disk "$kb"; done
+# model.pt is about 37 pages (148 KB) here, pool.pt 25, config.toml, target.png and loss.csv
+# one each; checkpoints/ holds hard links (no space). Each size runs out at another write
+# (measured: pool.pt from 16 to 110 KB, model.pt 120-260, pool.pt 270-360, model.pt 370-400):
+# pool.pt or model.pt, in the first save (no model.pt yet) or a later one (model.pt at
+# iteration 1).
+for kb in 60 190 310 390; do full_disk "$kb"; done
 for f in pool.pt model.pt; do
   check "the sweep ran out of space while writing $f (got: ${!failed_files[*]})" \
     test -n "${failed_files[$f]:-}"
