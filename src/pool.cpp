@@ -80,9 +80,7 @@ void SamplePool::set_states(const at::Tensor& states) {
   for (int64_t i = 0; i < size(); ++i) store(i, states[i]);
 }
 
-std::array<int64_t, 4> SamplePool::shape() const {
-  return {size(), channels_, height_, width_};
-}
+std::array<int64_t, 4> SamplePool::shape() const { return {size(), channels_, height_, width_}; }
 
 SamplePool::Compact SamplePool::compact() const {
   Compact c;
@@ -116,12 +114,11 @@ int64_t check_boxes(const SamplePool::Compact& c) {
   const at::Tensor& boxes = c.boxes;
   if (!boxes.defined() || boxes.scalar_type() != at::kLong || boxes.dim() != 2 ||
       boxes.size(0) != size || boxes.size(1) != 4)
-    throw std::runtime_error(
-        "its boxes are " +
-        (boxes.defined() ? std::string(c10::toString(boxes.scalar_type())) + " " +
-                               c10::str(boxes.sizes())
-                         : std::string("missing")) +
-        ", expected int64 [" + std::to_string(size) + ", 4]");
+    throw std::runtime_error("its boxes are " +
+                             (boxes.defined() ? std::string(c10::toString(boxes.scalar_type())) +
+                                                    " " + c10::str(boxes.sizes())
+                                              : std::string("missing")) +
+                             ", expected int64 [" + std::to_string(size) + ", 4]");
   const auto b = boxes.contiguous();
   const auto v = b.accessor<int64_t, 2>();
   // Each term is at most 2^34 (limits.h), and there are fewer terms than the file has bytes.
@@ -148,8 +145,8 @@ int64_t check_boxes(const SamplePool::Compact& c) {
 SamplePool::SamplePool(const Compact& c)
     : channels_(c.shape[1]), height_(c.shape[2]), width_(c.shape[3]) {
   const int64_t size = c.shape[0];
-  if (size < 1 || channels_ < 1 || channels_ > limits::kMaxChannels || height_ < 1 ||
-      width_ < 1 || height_ > limits::kMaxGridSide || width_ > limits::kMaxGridSide)
+  if (size < 1 || channels_ < 1 || channels_ > limits::kMaxChannels || height_ < 1 || width_ < 1 ||
+      height_ > limits::kMaxGridSide || width_ > limits::kMaxGridSide)
     throw std::runtime_error("a pool of " + shape_text(c.shape) +
                              " is none nca makes (at least one state, 1 to " +
                              std::to_string(limits::kMaxChannels) + " channels, a grid of 1 to " +
@@ -157,12 +154,11 @@ SamplePool::SamplePool(const Compact& c)
   const int64_t needed = check_boxes(c);
   const at::Tensor& cells = c.cells;
   if (!cells.defined() || cells.scalar_type() != at::kFloat || cells.dim() != 1)
-    throw std::runtime_error(
-        "its cells are " +
-        (cells.defined() ? std::string(c10::toString(cells.scalar_type())) + " " +
-                               c10::str(cells.sizes())
-                         : std::string("missing")) +
-        ", expected a float32 vector");
+    throw std::runtime_error("its cells are " +
+                             (cells.defined() ? std::string(c10::toString(cells.scalar_type())) +
+                                                    " " + c10::str(cells.sizes())
+                                              : std::string("missing")) +
+                             ", expected a float32 vector");
   if (cells.numel() != needed)
     throw std::runtime_error("it holds " + std::to_string(cells.numel()) +
                              " cell values where its boxes need " + std::to_string(needed));

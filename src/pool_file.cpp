@@ -86,7 +86,8 @@ PoolFile read_pool_from_memory(const char* data, size_t size, const std::string&
       compact.boxes = read_tensor(archive, "boxes");
       compact.cells = read_tensor(archive, "cells");
     } else {
-      if (!archive.try_read("states", states)) throw Refused("not an nca pool (no nca-pool header)");
+      if (!archive.try_read("states", states))
+        throw Refused("not an nca pool (no nca-pool header)");
       c10::IValue it;
       if (archive.try_read("iteration", it) && it.isInt()) iteration = it.toInt();
     }

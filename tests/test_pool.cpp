@@ -71,8 +71,7 @@ nca::SamplePool mixed_pool() {
 
 }  // namespace
 
-TEST_CASE("the compact form holds each state's box of nonzero cells and gives the pool back bit "
-          "for bit") {
+TEST_CASE("the compact form holds each state's box of nonzero cells, and gives the pool back") {
   const auto pool = mixed_pool();
   const auto c = pool.compact();
   CHECK(c.shape == std::array<int64_t, 4>{5, 16, 9, 7});
@@ -109,15 +108,16 @@ TEST_CASE("a compact form that does not fit its own shape is refused with the re
     c.boxes[i] = torch::tensor(box, torch::kLong);
     return refusal(c);
   };
-  CHECK(with_box(1, {4, 3, -1, 1}) == "state 1's box (row 4, column 3, -1 x 1) has a negative size");
-  CHECK(with_box(1, {8, 3, 2, 1}) == "state 1's box (row 8, column 3, 2 x 1) reaches outside the "
-                                     "9 x 7 grid");
-  CHECK(with_box(1, {4, -1, 1, 1}) == "state 1's box (row 4, column -1, 1 x 1) reaches outside "
-                                      "the 9 x 7 grid");
-  CHECK(with_box(0, {1, 0, 0, 0}) == "state 0's box (row 1, column 0, 0 x 0) is empty but not "
-                                     "0 0 0 0");
-  CHECK(with_box(0, {0, 0, 0, 5}) == "state 0's box (row 0, column 0, 0 x 5) is empty but not "
-                                     "0 0 0 0");
+  CHECK(with_box(1, {4, 3, -1, 1}) ==
+        "state 1's box (row 4, column 3, -1 x 1) has a negative size");
+  CHECK(with_box(1, {8, 3, 2, 1}) ==
+        "state 1's box (row 8, column 3, 2 x 1) reaches outside the 9 x 7 grid");
+  CHECK(with_box(1, {4, -1, 1, 1}) ==
+        "state 1's box (row 4, column -1, 1 x 1) reaches outside the 9 x 7 grid");
+  CHECK(with_box(0, {1, 0, 0, 0}) ==
+        "state 0's box (row 1, column 0, 0 x 0) is empty but not 0 0 0 0");
+  CHECK(with_box(0, {0, 0, 0, 5}) ==
+        "state 0's box (row 0, column 0, 0 x 5) is empty but not 0 0 0 0");
   // A box one cell larger than its cells.
   CHECK(with_box(1, {4, 3, 1, 2}) == "it holds 1280 cell values where its boxes need 1296");
 
@@ -144,10 +144,13 @@ TEST_CASE("a compact form that does not fit its own shape is refused with the re
   CHECK(refusal(c) == "its boxes are missing, expected int64 [5, 4]");
 
   c = good;
-  for (const auto& shape : {std::array<int64_t, 4>{0, 16, 9, 7}, {5, 0, 9, 7}, {5, 257, 9, 7},
-                            {5, 16, -9, 7}, {5, 16, 9, 8193}}) {
+  for (const auto& shape : {std::array<int64_t, 4>{0, 16, 9, 7},
+                            {5, 0, 9, 7},
+                            {5, 257, 9, 7},
+                            {5, 16, -9, 7},
+                            {5, 16, 9, 8193}}) {
     c.shape = shape;
-    CHECK_THAT(refusal(c), Catch::Matchers::StartsWith("a pool of ") &&
-                               Contains("is none nca makes"));
+    CHECK_THAT(refusal(c),
+               Catch::Matchers::StartsWith("a pool of ") && Contains("is none nca makes"));
   }
 }

@@ -49,9 +49,9 @@ struct Fields {
 nca::SamplePool small_pool() {
   nca::SamplePool pool(6, nca::seed_state(1, 16, 10, 10)[0]);
   auto grown = torch::zeros({1, 16, 10, 10});
-  grown.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(2, 5),
-                    torch::indexing::Slice(6, 10)},
-                   torch::linspace(0.5, 2, 16 * 3 * 4).view({16, 3, 4}));
+  grown.index_put_(
+      {0, torch::indexing::Slice(), torch::indexing::Slice(2, 5), torch::indexing::Slice(6, 10)},
+      torch::linspace(0.5, 2, 16 * 3 * 4).view({16, 3, 4}));
   pool.commit(torch::tensor({4}, torch::kLong), grown);
   return pool;
 }
@@ -136,11 +136,12 @@ TEST_CASE("an inconsistent pool.pt is refused with one line naming the file", "[
   auto f = good;
   f.compact.boxes = good.compact.boxes.clone();
   f.compact.boxes[4][0] = 8;  // 3 rows from row 8 of 10
-  CHECK(refusal(f.bytes()) == prefix + "state 4's box (row 8, column 6, 3 x 4) reaches outside "
-                                       "the 10 x 10 grid");
+  CHECK(refusal(f.bytes()) ==
+        prefix + "state 4's box (row 8, column 6, 3 x 4) reaches outside the 10 x 10 grid");
   f.compact.boxes[4][0] = 2;
   f.compact.boxes[4][3] = -4;
-  CHECK(refusal(f.bytes()) == prefix + "state 4's box (row 2, column 6, 3 x -4) has a negative size");
+  CHECK(refusal(f.bytes()) ==
+        prefix + "state 4's box (row 2, column 6, 3 x -4) has a negative size");
 
   f = good;
   f.compact.cells = good.compact.cells.slice(0, 1);
@@ -178,7 +179,7 @@ TEST_CASE("an inconsistent pool.pt is refused with one line naming the file", "[
   const std::string bytes = good.bytes();
   for (size_t keep : {size_t{0}, size_t{100}, bytes.size() / 2, bytes.size() - 1})
     CHECK(refusal(bytes.substr(0, keep)) == prefix + "corrupt or truncated");
-  const std::string model = nca::read_file(nca::test::source_path(
-      "data/models/lizard-regenerating.pt"));
+  const std::string model =
+      nca::read_file(nca::test::source_path("data/models/lizard-regenerating.pt"));
   CHECK(refusal(model) == prefix + "not an nca pool (no nca-pool header)");
 }

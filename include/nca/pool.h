@@ -32,12 +32,12 @@ class SamplePool {
   // All states, size x C x H x W: assembled, a copy.
   at::Tensor states() const;
   void set_states(const at::Tensor& states);  // must match the current shape
-  std::array<int64_t, 4> shape() const;          // size, C, H, W
+  std::array<int64_t, 4> shape() const;       // size, C, H, W
 
   // The pool as it is kept (what pool.pt stores, pool_file.h): no full-size tensor assembled.
   struct Compact {
     std::array<int64_t, 4> shape{};  // size, C, H, W
-    at::Tensor boxes;  // int64, size x 4: r0, c0, h, w of each state's nonzero cells (0 0 0 0: none)
+    at::Tensor boxes;  // int64, size x 4: r0, c0, h, w of the nonzero cells (0 0 0 0: none)
     at::Tensor cells;  // float32, each state's C x h x w cells flattened, concatenated in order
   };
   Compact compact() const;
