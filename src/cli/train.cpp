@@ -140,10 +140,14 @@ std::string check_memory(const TrainConfig& shard, bool fast, const c10::Device&
 // Seconds one rollout step of the trainer's batch takes, forward and backward, once its states
 // are grown: what an iteration of a pool run costs per step when the pool has filled with shapes
 // (seeds cost little, and the fast step works only where cells live). The states are the
-// target's RGBA with zero hidden channels, alive where the target is. After 2 steps to warm up,
-// the fastest of 3 rounds of 3 steps counts (other work on the machine only slows a round down).
-// Fire masks come from a generator of its own: the run's draws are untouched. The gradients it
-// leaves are cleared, and the next iteration's zero_grad clears them anyway.
+// target's RGBA with zero hidden channels, alive where the target is (as many cells as a grown
+// pool's: 14.8 % of the reference grid, `nca bench` measures 14.7 %). A round is a whole
+// rollout of --min-steps steps with its backward pass, as training runs it: a backward pass has
+// a cost of its own (about 20 ms at the reference setting), which rounds of a few steps counted
+// three times over. After a round to warm up (the first rollout's memory is new to the process
+// and slower), the faster of 2 rounds counts (other work on the machine only slows a round down). Fire masks come from a generator of its own: the run's
+// draws are untouched. The gradients it leaves are cleared, and the next iteration's zero_grad
+// clears them anyway.
 double measure_grown_step(Trainer& trainer) {
   const TrainConfig& cfg = trainer.config();
   const at::Tensor& target = trainer.target();  // 4 x g x g, on the device
@@ -162,12 +166,14 @@ double measure_grown_step(Trainer& trainer) {
     per_sample_loss(y, target).mean().backward();
     (void)model->parameters().front().grad().sum().item<double>();  // waits for a GPU
   };
-  run(2);
+  const int steps = std::max(cfg.min_steps, 3);
+  run(steps);
   double seconds = 0;
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round < 2; ++round) {
     const auto t0 = std::chrono::steady_clock::now();
-    run(3);
-    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 3;
+    run(steps);
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
     seconds = round == 0 ? t : std::min(seconds, t);
   }
   for (auto& p : model->parameters())
@@ -175,8 +181,11 @@ double measure_grown_step(Trainer& trainer) {
   return seconds;
 }
 
-// The bytes of one save: model.pt (weights and Adam's two moments, the target) and pool.pt (the
-// pool as one pool x channels x grid x grid tensor of floats).
+// The bytes of one save: model.pt (weights and Adam's two moments, the target) and pool.pt
+// (format 2: each state as the box of its nonzero cells). A pool of grown states is estimated
+// as every state covering the target's box of visible cells grown by kPoolBoxMargin cells on
+// each side (the alive cells around a shape), within the grid.
+inline constexpr int64_t kPoolBoxMargin = 1;
 struct SaveSize {
   double model = 0, pool = 0;
 };
@@ -187,8 +196,21 @@ SaveSize estimate_save_size(Trainer& trainer) {
   for (const auto& p : trainer.model()->parameters()) weights += p.numel();
   const auto g = static_cast<double>(cfg.grid());
   s.model = 4.0 * (3.0 * static_cast<double>(weights) + 4 * g * g) + 16e3;
-  if (trainer.pool())
-    s.pool = 4.0 * static_cast<double>(trainer.pool()->size()) * cfg.model.channels * g * g + 1e3;
+  if (trainer.pool()) {
+    const at::Tensor visible = trainer.target()[3].gt(0).cpu();
+    const at::Tensor rows = visible.any(1).nonzero(), cols = visible.any(0).nonzero();
+    double box = 0;
+    if (rows.numel() > 0) {
+      const auto side = [&](const at::Tensor& idx) {
+        const int64_t n = idx.max().item<int64_t>() - idx.min().item<int64_t>() + 1;
+        return static_cast<double>(std::min<int64_t>(n + 2 * kPoolBoxMargin, cfg.grid()));
+      };
+      box = side(rows) * side(cols);
+    }
+    // Cells of float32, and per state its box (4 int64).
+    s.pool = static_cast<double>(trainer.pool()->size()) *
+                 (4.0 * cfg.model.channels * box + 32.0) + 1e3;
+  }
   return s;
 }
 
@@ -457,10 +479,11 @@ int train(int argc, char** argv) {
   if (writer) {
     const double step = measure_grown_step(trainer);
     const double mean_steps = (cfg.min_steps + cfg.max_steps - 1) / 2.0;
-    // A pool run's batch is its grown states and one seed; a growing run starts every sample
+    // A pool run's batch is its grown states and one seed (whose few cells the work outside the
+    // rollout, about a tenth in `nca bench`, makes up for); a growing run starts every sample
     // from a seed, so its states are grown for about the second half of each rollout.
     const double full = step * mean_steps;
-    grown_iteration = cfg.uses_pool() ? full * (cfg.batch - 1) / std::max(cfg.batch, 1) : 0;
+    grown_iteration = cfg.uses_pool() ? full : 0;
     const double per_iteration = cfg.uses_pool() ? grown_iteration : full * 0.6;
     const int64_t left = std::max<int64_t>(cfg.iters - trainer.iteration(), 0);
     const SaveSize save = estimate_save_size(trainer);
