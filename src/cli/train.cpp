@@ -143,11 +143,11 @@ std::string check_memory(const TrainConfig& shard, bool fast, const c10::Device&
 // target's RGBA with zero hidden channels, alive where the target is (as many cells as a grown
 // pool's: 14.8 % of the reference grid, `nca bench` measures 14.7 %). A round is a whole
 // rollout of --min-steps steps with its backward pass, as training runs it: a backward pass has
-// a cost of its own (about 20 ms at the reference setting), which rounds of a few steps counted
-// three times over. After a round to warm up (the first rollout's memory is new to the process
-// and slower), the faster of 2 rounds counts (other work on the machine only slows a round down). Fire masks come from a generator of its own: the run's
-// draws are untouched. The gradients it leaves are cleared, and the next iteration's zero_grad
-// clears them anyway.
+// a cost of its own (about 20 ms at the reference setting), which rounds of 3 steps charged a
+// third of to every step. After a round to warm up (the first rollout's memory is new to the
+// process and slower), the faster of 2 rounds counts (other work on the machine only slows a
+// round down). Fire masks come from a generator of its own: the run's draws are untouched. The
+// gradients it leaves are cleared, and the next iteration's zero_grad clears them anyway.
 double measure_grown_step(Trainer& trainer) {
   const TrainConfig& cfg = trainer.config();
   const at::Tensor& target = trainer.target();  // 4 x g x g, on the device
@@ -208,8 +208,8 @@ SaveSize estimate_save_size(Trainer& trainer) {
       box = side(rows) * side(cols);
     }
     // Cells of float32, and per state its box (4 int64).
-    s.pool = static_cast<double>(trainer.pool()->size()) *
-                 (4.0 * cfg.model.channels * box + 32.0) + 1e3;
+    s.pool =
+        static_cast<double>(trainer.pool()->size()) * (4.0 * cfg.model.channels * box + 32.0) + 1e3;
   }
   return s;
 }
