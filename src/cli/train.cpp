@@ -595,8 +595,8 @@ int train(int argc, char** argv) {
   };
   std::optional<Progress> progress;
   if (writer) progress.emplace(trainer.iteration(), cfg.iters, cfg.log_every, grown_iteration);
-  spdlog::info("training {} to {} iterations ({}); Ctrl-C saves and stops",
-               to_string(cfg.experiment), cfg.iters, o.run_dir);
+  spdlog::info("training {} to {} iteration{} ({}); Ctrl-C saves and stops",
+               to_string(cfg.experiment), cfg.iters, cfg.iters == 1 ? "" : "s", o.run_dir);
   // Data-parallel ranks stop together: the trainer agrees on it after each rollout.
   while (trainer.iteration() < cfg.iters && (parallel || !g_stop_requested)) {
     const IterationStats s = trainer.step();
@@ -642,7 +642,8 @@ int train(int argc, char** argv) {
         parallel ? " (with the same number of processes)" : "",
         summary.empty() ? "" : " (this time: " + summary + ")");
   } else {
-    spdlog::info("done: {} iterations, model in {}{}", trainer.iteration(), model_path,
+    spdlog::info("done: {} iteration{}, model in {}{}", trainer.iteration(),
+                 trainer.iteration() == 1 ? "" : "s", model_path,
                  summary.empty() ? "" : "; " + summary);
   }
   spdlog::info("next: nca grow --model {0} --out {1}  |  nca regen --model {0} --out {2}  |  "

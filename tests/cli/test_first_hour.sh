@@ -56,6 +56,8 @@ timeout 120 "$NCA" train --target images/small.png "${args[@]}" --iters 1 --run-
   >/dev/null 2>small.txt
 check "16x16 shrunk to 8x8 (2x): in the cost line" grep -q "cost: target 16x16 shrunk to 8x8 in" small.txt
 check "16x16 shrunk to 8x8 (2x): no warning" test -z "$(grep " warning " small.txt)"
+check "one iteration is said in the singular" \
+  grep -q "for 1 iteration (.*to 1 iteration (runs/small).*done: 1 iteration, " <<<"$(tr '\n' ' ' <small.txt)"
 
 # --- self-contained: moved, its image gone, resumed and grown from elsewhere ------------------
 mkdir -p elsewhere/deeper
