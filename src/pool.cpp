@@ -108,17 +108,20 @@ std::string shape_text(const std::array<int64_t, 4>& s) {
          " x " + std::to_string(s[3]);
 }
 
+// A tensor of a file, for a message: its dtype and sizes, or "missing".
+std::string tensor_text(const at::Tensor& t) {
+  if (!t.defined()) return "missing";
+  return std::string(c10::toString(t.scalar_type())) + " " + c10::str(t.sizes());
+}
+
 // Each box of `c`, checked against the grid; the number of cells all of them hold.
 int64_t check_boxes(const SamplePool::Compact& c) {
   const auto [size, channels, height, width] = c.shape;
   const at::Tensor& boxes = c.boxes;
   if (!boxes.defined() || boxes.scalar_type() != at::kLong || boxes.dim() != 2 ||
       boxes.size(0) != size || boxes.size(1) != 4)
-    throw std::runtime_error("its boxes are " +
-                             (boxes.defined() ? std::string(c10::toString(boxes.scalar_type())) +
-                                                    " " + c10::str(boxes.sizes())
-                                              : std::string("missing")) +
-                             ", expected int64 [" + std::to_string(size) + ", 4]");
+    throw std::runtime_error("its boxes are " + tensor_text(boxes) + ", expected int64 [" +
+                             std::to_string(size) + ", 4]");
   const auto b = boxes.contiguous();
   const auto v = b.accessor<int64_t, 2>();
   // Each term is at most 2^34 (limits.h), and there are fewer terms than the file has bytes.
@@ -154,11 +157,7 @@ SamplePool::SamplePool(const Compact& c)
   const int64_t needed = check_boxes(c);
   const at::Tensor& cells = c.cells;
   if (!cells.defined() || cells.scalar_type() != at::kFloat || cells.dim() != 1)
-    throw std::runtime_error("its cells are " +
-                             (cells.defined() ? std::string(c10::toString(cells.scalar_type())) +
-                                                    " " + c10::str(cells.sizes())
-                                              : std::string("missing")) +
-                             ", expected a float32 vector");
+    throw std::runtime_error("its cells are " + tensor_text(cells) + ", expected a float32 vector");
   if (cells.numel() != needed)
     throw std::runtime_error("it holds " + std::to_string(cells.numel()) +
                              " cell values where its boxes need " + std::to_string(needed));
