@@ -216,6 +216,14 @@ void load_weights(torch::serialize::InputArchive& archive, const std::string& pa
   copy_weights(read_weights(archive, path, model->config()), model, path);
 }
 
+// Adam's moments live where their parameter lives: a checkpoint's are read onto the CPU, and
+// a run on a GPU would otherwise fail at its first optimiser step.
+void move_moments(torch::optim::AdamParamState& state, const c10::Device& device) {
+  if (state.exp_avg().defined()) state.exp_avg(state.exp_avg().to(device));
+  if (state.exp_avg_sq().defined()) state.exp_avg_sq(state.exp_avg_sq().to(device));
+  if (state.max_exp_avg_sq().defined()) state.max_exp_avg_sq(state.max_exp_avg_sq().to(device));
+}
+
 // Reads what torch::optim::Adam::save wrote ("optimizer": pytorch_version, state/<key>,
 // param_groups/<i>/params/<j> = <key>, param_groups/<i>/options) into `adam`. LibTorch's own
 // Adam::load cannot be used across versions: it turns each <key> back into an address, and 1.13
@@ -258,6 +266,7 @@ void load_adam_state(torch::serialize::InputArchive& archive, torch::optim::Adam
       states.read(key.toStringRef(), one);
       auto state = std::make_unique<torch::optim::AdamParamState>();
       state->serialize(one);
+      move_moments(*state, params[j].device());
       adam.state()[optimizer_state_key(params[j])] = std::move(state);
     }
     if (!group.try_read("options", options)) throw corrupt("no options");
@@ -306,7 +315,10 @@ torch::serialize::InputArchive open_checked_archive(const char* data, size_t siz
   }
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(data, size);
+    // Every storage is read onto the CPU, whatever device wrote it (a GPU run tags its storages
+    // cuda:K): a CPU-only LibTorch could not create them otherwise, and the callers copy each
+    // tensor to where it belongs.
+    archive.load_from(data, size, torch::Device(torch::kCPU));
   } catch (const std::exception& e) {
     // Not only c10::Error: the unpickler throws torch::jit::ErrorReport for a type name it
     // cannot resolve (found by fuzzing).
