@@ -3,6 +3,10 @@
 set -uo pipefail
 NCA=$1
 SRC=$2
+# The CPU, whatever the machine has: --device auto (the default) would otherwise take a visible
+# GPU and change what every test here runs. GPU behaviour is tested by test_cuda.cpp and
+# scripts/gpu-check.sh only.
+export CUDA_VISIBLE_DEVICES=
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nca-cli.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 1
