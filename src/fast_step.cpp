@@ -464,6 +464,11 @@ at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor&
   const auto& w1 = params["conv1.weight"];
   const auto& b1 = params["conv1.bias"];
   const auto& w2 = params["conv2.weight"];
+  // The kernels read the weights' memory directly: a model moved to a GPU must not reach them.
+  for (const at::Tensor* w : {&w1, &b1, &w2, &fire})
+    if (!w->device().is_cpu())
+      throw std::invalid_argument("fast_step: the model's weights and the fire mask must be on "
+                                  "the CPU, found one on " + w->device().str());
   const bool grad = torch::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() ||
                                                       b1.requires_grad() || w2.requires_grad());
   if (!grad) {

@@ -25,6 +25,14 @@ torch::Tensor fire_mask(int64_t n, int64_t height, int64_t width, double rate, a
   return device.is_cpu() ? mask : mask.to(device);
 }
 
+torch::Tensor fire_masks(int64_t steps, int64_t n, int64_t height, int64_t width, double rate,
+                         at::Generator& gen, const torch::Device& device) {
+  // One uniform draw for all the steps takes the generator's numbers in the order that `steps`
+  // calls of fire_mask would; le_ turns them into 0/1 in place, without a second copy.
+  auto masks = torch::rand({steps, n, 1, height, width}, gen).le_(rate);
+  return device.is_cpu() ? masks : masks.to(device);
+}
+
 torch::Tensor per_sample_loss(const torch::Tensor& x, const torch::Tensor& target) {
   return (x.slice(1, 0, 4) - target).pow(2).mean({1, 2, 3});
 }

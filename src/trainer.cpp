@@ -10,6 +10,7 @@
 
 #include "nca/checkpoint.h"
 #include "nca/damage.h"
+#include "nca/device.h"
 #include "nca/fast_step.h"
 #include "nca/pool_file.h"
 #include "nca/torch_compat.h"
@@ -74,6 +75,7 @@ void Trainer::restore_optimizer(const OptimizerSnapshot& s) {
 Trainer::Trainer(const TrainConfig& cfg, const at::Tensor& target, const torch::Device& device)
     : cfg_(cfg), device_(device), gen_(at::detail::createCPUGenerator(cfg.seed)) {
   cfg_.validate();
+  use_device(device_);
   const int64_t g = cfg_.grid();
   if (target.dim() != 3 || target.size(0) != 4 || target.size(1) != g || target.size(2) != g)
     throw std::invalid_argument("target must be 4 x " + std::to_string(g) + " x " +
@@ -108,7 +110,10 @@ IterationStats Trainer::step() {
     at::Tensor order;
     {
       torch::NoGradGuard no_grad;
-      order = torch::argsort(per_sample_loss(x0, target_), /*dim=*/0, /*descending=*/true);
+      // A stable sort: equal losses (the early pool is full of identical seeds) keep their
+      // sampled order on every device, where CUDA's sort of a few keys would permute them.
+      order = std::get<1>(torch::sort(per_sample_loss(x0, target_), /*stable=*/true, /*dim=*/0,
+                                      /*descending=*/true));
     }
     indices = batch.indices.index_select(0, order.cpu());
     x0 = x0.index_select(0, order);
@@ -138,11 +143,13 @@ IterationStats Trainer::step() {
     return stats;
   };
   const auto stop_requested = [&] { return stop_ && stop_->load(std::memory_order_relaxed); };
+  // The rollout's fire masks in one draw and one copy to the device, not a wait at every step.
+  const auto fires = fire_masks(steps, n, g, g, cfg_.model.fire_rate, gen_, device_);
   for (int s = 0; s < steps; ++s) {
     // Data-parallel ranks cannot stop at different steps (their collectives would not match):
     // they agree on it after the rollout.
     if (!hooks_ && stop_requested()) return abandon();
-    const auto fire = fire_mask(n, g, g, cfg_.model.fire_rate, gen_, device_);
+    const auto fire = fires[s];
     if (trace_) trace_->fire.push_back(fire.cpu());
     x = fast ? fast_step(*model_, x, fire) : model_->step(x, fire);
   }

@@ -1,9 +1,14 @@
 // CUDA against the CPU (DESIGN §6): the same step, the same training, checkpoints that cross
 // devices. They run only where LibTorch sees a GPU; elsewhere each says why it did nothing.
+#include <cmath>
+
 #include <torch/torch.h>
 #include "catch.h"
 
 #include "nca/checkpoint.h"
+#include "nca/device.h"
+#include "nca/fast_step.h"
+#include "nca/torch_compat.h"
 #include "nca/model.h"
 #include "nca/trainer.h"
 #include "test_util.h"
@@ -49,6 +54,7 @@ torch::Tensor square_target(const nca::TrainConfig& c) {
 
 TEST_CASE("cuda: one step equals the CPU step within 1e-5 on the same fire masks", "[cuda]") {
   REQUIRE_GPU();
+  nca::use_device(torch::kCUDA);  // TF32 off: with it, a step is off by about 1e-4
   torch::NoGradGuard no_grad;
   auto cpu = shipped_model();
   auto gpu = shipped_model();
@@ -104,4 +110,45 @@ TEST_CASE("cuda: a checkpoint written on CUDA loads on the CPU, and back", "[cud
   // Training goes on from there on the GPU as it would on the CPU.
   const double on_gpu = back.step().loss, on_cpu = cpu.step().loss;
   CHECK(std::abs(on_gpu - on_cpu) <= 1e-3 * on_cpu);
+}
+
+TEST_CASE("cuda: the same seed gives the same loss curve twice", "[cuda]") {
+  REQUIRE_GPU();
+  const auto cfg = tiny_config();
+  nca::Trainer a(cfg, square_target(cfg), torch::kCUDA);
+  nca::Trainer b(cfg, square_target(cfg), torch::kCUDA);
+  for (int i = 0; i < 30; ++i) {
+    const double la = a.step().loss, lb = b.step().loss;
+    INFO("iteration " << i);
+    REQUIRE(la == lb);
+  }
+}
+
+TEST_CASE("cuda: a resumed run keeps Adam's moments on the GPU and goes on training", "[cuda]") {
+  REQUIRE_GPU();
+  nca::test::TempDir dir;
+  const auto cfg = tiny_config();
+  nca::Trainer cpu(cfg, square_target(cfg), torch::kCPU);
+  for (int i = 0; i < 2; ++i) cpu.step();
+  cpu.save(dir.file("cpu.pt"), dir.file("cpu_pool.pt"));
+  nca::Trainer gpu(cfg, square_target(cfg), torch::kCUDA);
+  gpu.load(dir.file("cpu.pt"), dir.file("cpu_pool.pt"));
+  for (const auto& p : gpu.model()->parameters()) {
+    const auto it = gpu.optimizer().state().find(nca::optimizer_state_key(p));
+    REQUIRE(it != gpu.optimizer().state().end());
+    const auto& st = static_cast<const torch::optim::AdamParamState&>(*it->second);
+    CHECK(st.exp_avg().device() == p.device());
+    CHECK(st.exp_avg_sq().device() == p.device());
+  }
+  CHECK(std::isfinite(gpu.step().loss));
+}
+
+TEST_CASE("cuda: the fast CPU step refuses a model whose weights are on the GPU", "[cuda]") {
+  REQUIRE_GPU();
+  torch::NoGradGuard no_grad;
+  auto model = shipped_model();
+  model->to(torch::kCUDA);
+  const auto x = nca::seed_state(1, 16, 8, 8);
+  CHECK_THROWS_WITH(nca::fast_step(*model, x, torch::ones({1, 1, 8, 8})),
+                    Contains("must be on the CPU, found one on cuda"));
 }

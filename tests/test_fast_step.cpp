@@ -96,9 +96,7 @@ void check_same(NCAModel& model, const torch::Tensor& x, const torch::Tensor& fi
 
 torch::Tensor fire_masks(int steps, int64_t n, int64_t h, int64_t w, uint64_t seed) {
   auto gen = at::detail::createCPUGenerator(seed);
-  std::vector<torch::Tensor> masks;
-  for (int s = 0; s < steps; ++s) masks.push_back(nca::fire_mask(n, h, w, 0.5, gen));
-  return torch::stack(masks);
+  return nca::fire_masks(steps, n, h, w, 0.5, gen);
 }
 
 }  // namespace
@@ -189,6 +187,18 @@ TEST_CASE("fast step draws the fire mask from the generator as the plain step do
   torch::NoGradGuard no_grad;
   CHECK(max_diff(nca::fast_step(*model, x, g1), model->step(x, g2)) <= kTolerance);
   CHECK(torch::rand({1}, g1).item<float>() == torch::rand({1}, g2).item<float>());
+}
+
+TEST_CASE("fast step refuses a fire mask that is not on the CPU") {
+  // The meta device stands in for a GPU: tensors with a shape and no memory on the host (a
+  // model cannot be moved there in LibTorch 1.13; test_cuda.cpp moves one to a GPU).
+  auto x = random_state(1, 8, 8, 28);
+  auto fire = torch::ones({1, 1, 8, 8});
+  torch::NoGradGuard no_grad;
+  auto model = random_model(29);
+  CHECK_THROWS_WITH(nca::fast_step(*model, x, fire.to(torch::Device(torch::kMeta))),
+                    Contains("must be on the CPU, found one on meta"));
+  CHECK_NOTHROW(nca::fast_step(*model, x, fire));
 }
 
 TEST_CASE("backend choice: auto is fast on the CPU, fast refuses what it cannot run") {

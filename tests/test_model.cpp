@@ -148,6 +148,16 @@ TEST_CASE("the fire mask fires at the configured rate and is reproducible") {
   CHECK(nca::fire_mask(1, 8, 8, 1.0, g1).min().item<float>() == 1.0f);
 }
 
+TEST_CASE("a rollout's fire masks drawn at once are the masks of one draw per step") {
+  auto once = at::detail::createCPUGenerator(21), each = at::detail::createCPUGenerator(21);
+  const auto all = nca::fire_masks(5, 3, 9, 7, 0.5, once);
+  REQUIRE(all.sizes() == at::IntArrayRef({5, 3, 1, 9, 7}));
+  CHECK(all.scalar_type() == torch::kFloat);
+  for (int s = 0; s < 5; ++s) CHECK(torch::equal(all[s], nca::fire_mask(3, 9, 7, 0.5, each)));
+  // Both generators are left at the same place: what is drawn next is the same too.
+  CHECK(torch::equal(torch::rand({4}, once), torch::rand({4}, each)));
+}
+
 TEST_CASE("the loss is the per-sample mean of squared RGBA error") {
   auto x = torch::zeros({2, 16, 2, 2});
   x[1].slice(0, 0, 4).fill_(0.5);

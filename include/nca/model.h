@@ -22,6 +22,11 @@ torch::Tensor alive_mask(const torch::Tensor& x, double threshold);
 torch::Tensor fire_mask(int64_t n, int64_t height, int64_t width, double rate, at::Generator& gen,
                         const torch::Device& device = torch::kCPU);
 
+// steps x N x 1 x H x W: the masks of `steps` consecutive fire_mask calls (the same numbers
+// from `gen`, in the same order), drawn at once and moved to `device` in one copy.
+torch::Tensor fire_masks(int64_t steps, int64_t n, int64_t height, int64_t width, double rate,
+                         at::Generator& gen, const torch::Device& device = torch::kCPU);
+
 // Per-sample mean over RGBA x H x W of (x[:, :4] - target)^2: shape N.
 torch::Tensor per_sample_loss(const torch::Tensor& x, const torch::Tensor& target);
 

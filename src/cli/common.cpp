@@ -18,6 +18,7 @@
 
 #include "nca/atomic_file.h"
 #include "nca/config.h"
+#include "nca/device.h"
 #include "nca/errors.h"
 #include "nca/limits.h"
 
@@ -172,7 +173,9 @@ c10::Device select_device(const std::string& name, int default_index) {
     const int n = static_cast<int>(torch::cuda::device_count());
     const int index = default_index < n ? default_index : default_index % n;
     spdlog::info("device auto: {} CUDA GPU(s) visible, so cuda:{}", n, index);
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+    const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+    use_device(device);
+    return device;
   }
   if (name == "cpu") return c10::kCPU;
   if (name.rfind("cuda", 0) != 0)
@@ -195,6 +198,7 @@ c10::Device select_device(const std::string& name, int default_index) {
     const int n = static_cast<int>(torch::cuda::device_count());
     device.set_index(static_cast<c10::DeviceIndex>(default_index % n));
   }
+  use_device(device);
   return device;
 }
 

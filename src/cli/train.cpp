@@ -122,19 +122,26 @@ int default_threads_per_process() { return std::max(1, limits::cores() / local_p
 std::string check_memory(const TrainConfig& shard, bool fast, const c10::Device& device) {
   const limits::MemoryEstimate m = limits::estimate_training_memory(shard, fast);
   const int local = local_processes();
-  const double need = m.total() * local, have = limits::machine_memory();
+  // The pool is always kept in host memory; on a GPU the rollout's states are in the GPU's.
+  const double on_gpu = device.is_cuda() ? m.rollout * local : 0;
+  const double need = m.total() * local - on_gpu, have = limits::machine_memory();
+  const std::string rollout =
+      on_gpu > 0 ? std::string()
+                 : fmt::format("rollout of {} steps {}, ", shard.max_steps - 1,
+                               limits::format_bytes(m.rollout));
   const std::string what = fmt::format(
-      "about {} of memory{} (pool {}, rollout of {} steps {}, program {})",
-      limits::format_bytes(need), local > 1 ? fmt::format(" for {} processes", local) : "",
-      limits::format_bytes(m.pool), shard.max_steps - 1, limits::format_bytes(m.rollout),
-      limits::format_bytes(m.fixed));
-  // On a GPU the pool and the rollout live in its memory, which LibTorch manages.
-  if (device.is_cpu() && have > 0 && need > have)
+      "about {} of {}memory{} (pool {}, {}program {})", limits::format_bytes(need),
+      on_gpu > 0 ? "host " : "", local > 1 ? fmt::format(" for {} processes", local) : "",
+      limits::format_bytes(m.pool), rollout, limits::format_bytes(m.fixed));
+  if (have > 0 && need > have)
     throw UsageError("this run needs " + what + ", more than this machine's " +
                      limits::format_bytes(have) +
                      ": lower --max-steps, --batch, --pool or --size");
-  return fmt::format("peak memory about {}{}", limits::format_bytes(need),
-                     local > 1 ? fmt::format(" for {} processes", local) : "");
+  const std::string processes = local > 1 ? fmt::format(" for {} processes", local) : "";
+  if (device.is_cuda())  // the GPU's own limit is LibTorch's to report
+    return fmt::format("peak memory about {} on the host and {} on the GPU{}",
+                       limits::format_bytes(need), limits::format_bytes(on_gpu), processes);
+  return fmt::format("peak memory about {}{}", limits::format_bytes(need), processes);
 }
 
 // Seconds one rollout step of the trainer's batch takes, forward and backward, once its states
@@ -159,10 +166,9 @@ double measure_grown_step(Trainer& trainer) {
   NCAModel& model = trainer.model();
   auto run = [&](int steps) {
     at::Tensor y = x;
-    for (int s = 0; s < steps; ++s) {
-      const auto fire = fire_mask(n, g, g, cfg.model.fire_rate, gen, target.device());
-      y = fast ? fast_step(*model, y, fire) : model->step(y, fire);
-    }
+    const auto fires = fire_masks(steps, n, g, g, cfg.model.fire_rate, gen, target.device());
+    for (int s = 0; s < steps; ++s)
+      y = fast ? fast_step(*model, y, fires[s]) : model->step(y, fires[s]);
     per_sample_loss(y, target).mean().backward();
     (void)model->parameters().front().grad().sum().item<double>();  // waits for a GPU
   };
@@ -329,6 +335,24 @@ UsageError nccl_needs_cuda() {
                     "--dist-backend gloo (or auto) on the CPU");
 }
 
+// Whether the ranks talk over NCCL. NCCL wants a GPU per process: --device cuda gives each its
+// own (cuda:LOCAL_RANK), while cuda:K names one GPU for all the processes of a machine, and so
+// does having fewer GPUs than processes. `auto` takes NCCL only where each has its own.
+bool use_nccl(const std::string& backend, const std::string& device_flag,
+              const c10::Device& device) {
+  if (backend == "nccl" && !device.is_cuda()) throw nccl_needs_cuda();
+  const int local = local_processes();
+  const bool gpu_each =
+      device.is_cuda() && (local == 1 || (device_flag.find(':') == std::string::npos &&
+                                          local <= static_cast<int>(torch::cuda::device_count())));
+  if (backend == "nccl" && !gpu_each)
+    throw UsageError("--dist-backend nccl needs a GPU for each of the " + std::to_string(local) +
+                     " processes on this machine: use --device cuda (each process takes "
+                     "cuda:LOCAL_RANK) with as many GPUs, or --dist-backend gloo");
+  if (backend == "auto") return gpu_each && ProcessGroup::nccl_available();
+  return backend == "nccl";
+}
+
 int train(int argc, char** argv) {
   bool help = false;
   TrainOptions o = resolve_options(argc, argv, help);
@@ -396,12 +420,7 @@ int train(int argc, char** argv) {
       check_memory(shard, resolve_backend(cfg.backend, cfg.model, device) == Backend::Fast, device);
   std::unique_ptr<ProcessGroup> group;
   if (parallel) {
-    bool nccl = o.dist_backend == "nccl";
-    if (nccl && !device.is_cuda()) throw nccl_needs_cuda();
-    if (o.dist_backend == "auto" && device.is_cuda() && ProcessGroup::nccl_available()) {
-      // NCCL wants a GPU per process; ranks sharing one go over Gloo.
-      nccl = local_processes() <= static_cast<int>(torch::cuda::device_count());
-    }
+    const bool nccl = use_nccl(o.dist_backend, cfg.device, device);
     group = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(o.dist_timeout), nccl);
     spdlog::info("rank 0 of {} processes ({}, rendezvous {}:{}); batch {} and pool {} per "
                  "process",
