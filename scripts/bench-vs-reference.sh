@@ -10,6 +10,10 @@
 #   ref-2.6          the reference on Debian 13's python3-torch 2.6, eager  } in the chroot of
 #   ref-2.6-compile  the same with --compile (torch.compile)               } scripts/debian13.sh
 #   nca-2.6          build-debian13/nca (LibTorch 2.6)                      }
+#   ref-cpu, ref-cuda          the reference on $PYTHON's torch (default python3), on that device
+#   ref-cpu-compile, ref-cuda-compile   the same with --compile
+#   nca-cpu, nca-cuda          $NCA_BUILD_DIR/nca (default build/) with --device cpu or cuda
+#                              (what scripts/gpu-check.sh measures on a GPU machine)
 # Each nca contender is compared with the strongest reference of the same round.
 # The reference's figure is its steady state: cell-steps per second over its iterations after the
 # first REF_WARMUP (default 1; torch.compile compiles again in its second iteration, so 3 for
@@ -40,8 +44,8 @@ cells=$((8 * 72 * 72))
 steady() {
   awk -v warm="$1" -v cells="$cells" '
     $1 == "iter" && $2 >= warm {n++; cs += cells * $8; t += substr($9, 1, length($9) - 1)}
-    $1 == "summary:" {rss = $NF}
-    END {if (n == 0) exit 1; printf "summary: iters=%d sec_per_iter=%.4f cell_steps_per_s=%.4g %s\n", n, t / n, cs / t, rss}'
+    $1 == "summary:" {for (i = 2; i <= NF; i++) if ($i ~ /^peak_/) peaks = peaks " " $i}
+    END {if (n == 0) exit 1; printf "summary: iters=%d sec_per_iter=%.4f cell_steps_per_s=%.4g%s\n", n, t / n, cs / t, peaks}'
 }
 
 run_peer() {
@@ -53,6 +57,15 @@ run_peer() {
         steady "${REF_WARMUP:-3}" ;;
     nca-1.13) "${NCA_BUILD_DIR:-build}/nca" "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
     nca-2.6) in_chroot build-debian13/nca "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
+    ref-cpu | ref-cuda)
+      "${PYTHON:-python3}" build-bench/reference_nca.py "${ref_args[@]}" --device "${1#ref-}" |
+        steady "${REF_WARMUP:-1}" ;;
+    ref-cpu-compile | ref-cuda-compile)
+      local device=${1#ref-}
+      "${PYTHON:-python3}" build-bench/reference_nca.py "${ref_args[@]}" --device "${device%-compile}" \
+        --compile | steady "${REF_WARMUP:-3}" ;;
+    nca-cpu | nca-cuda)
+      "${NCA_BUILD_DIR:-build}/nca" "${nca_args[@]}" --device "${1#nca-}" 2>/dev/null | tail -n 1 ;;
     *) echo "bench-vs-reference: unknown contender '$1'" >&2; exit 2 ;;
   esac
 }

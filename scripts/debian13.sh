@@ -4,8 +4,8 @@
 #   cpu   LibTorch 2.6 (libtorch-dev), Catch2 3, CLI11 2.4, spdlog 1.15: build and run the whole
 #         suite (ctest), then the cross-version checks against the Debian 12 build in build/
 #         (tests/cross/test_cross_version.sh; skipped with a line when build/nca is missing)
-#   cuda  the CUDA LibTorch 2.6 (libtorch-cuda-dev) and nvcc 12.4: build nca, run nothing
-#         (no GPU here; Debian has no cuDNN, so the link leaves its symbols to run time)
+#   cuda  the CUDA LibTorch 2.6 (libtorch-cuda-dev) and nvcc 12.4: build nca and nca_tests, run
+#         nothing (no GPU here; Debian has no cuDNN, so the link leaves its symbols to run time)
 # Usage:
 #   scripts/debian13.sh [cpu|cuda|all]      (default all)
 #   scripts/debian13.sh shell cpu|cuda      a shell in that chroot, the tree at /nca
@@ -101,10 +101,11 @@ cuda() {
   local root
   root=$(chroot_dir cuda)
   timed "the trixie-cuda chroot (make or top up)" ensure cuda
-  # cuDNN's symbols are left to run time (no libcudnn.so.9 here). The library and the binary
-  # only: the tests cannot start without cuDNN, and they compile against LibTorch 2.6 in cpu.
+  # cuDNN's symbols are left to run time (no libcudnn.so.9 here). The binary and the unit tests,
+  # test_cuda.cpp among them, compiled and linked against the CUDA LibTorch: they cannot start
+  # without cuDNN, so scripts/gpu-check.sh runs them on a GPU machine.
   timed "the CUDA LibTorch 2.6 build" run_in "$root" \
-    "NCA_BUILD_DIR=build-debian13-cuda scripts/build.sh -DNCA_BUILD_TESTS=OFF \
+    "NCA_BUILD_DIR=build-debian13-cuda NCA_BUILD_TARGET='nca nca_tests' scripts/build.sh \
      -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"
   # Data-parallel training's NCCL path (src/distributed.cpp under USE_C10D_NCCL) must be in it.
   local nccl
@@ -112,7 +113,8 @@ cuda() {
     grep -c 'ProcessGroupNCCL' || true)
   [[ $nccl -gt 0 ]] || die "the CUDA build left out the NCCL path (no ProcessGroupNCCL in distributed.cpp.o)"
   echo "debian13: the CUDA build holds the NCCL path ($nccl ProcessGroupNCCL symbols in distributed.cpp.o)"
-  echo "debian13: CUDA tests skipped: no GPU on this machine (the CUDA build is compiled and linked only)"
+  [[ -x build-debian13-cuda/tests/nca_tests ]] || die "the CUDA build has no tests/nca_tests"
+  echo "debian13: CUDA tests not run: no GPU on this machine (nca and nca_tests are compiled and linked only)"
 }
 
 case ${1:-all} in

@@ -37,6 +37,8 @@ stage() {
 # Everything the later stages install on this machine, at once: apt must not run twice at a time,
 # and the chroots below are made while the other stages run.
 deps=()
+# The plain PyTorch reference's PIL, for the GPU check's rehearsal below.
+[[ "${CI:-}" == true ]] && deps+=(--reference)
 $sanitize && deps+=(--sanitize)
 $debian13 && deps+=(--debian13)
 stage "installing (Debian 12)" scripts/deps.sh "${deps[@]}"
@@ -58,6 +60,11 @@ if $sanitize; then
   stage "the sanitized build and suite" scripts/sanitize.sh -E \
     '^export\.|cli\.test_(export|shipped_models|loss_|bench|determinism|signal_matrix)|fast_step_kernels'
   stage "fuzzing" scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
+fi
+if [[ "${CI:-}" == true ]]; then
+  # The GPU machine's one script, rehearsed on the CPU (its own build in build-gpu/, with the
+  # carried headers and without FFmpeg, as there), so that its first GPU run is not its first run.
+  stage "the GPU check, dry run" scripts/gpu-check.sh --dry-run
 fi
 if $mutations; then
   stage "the mutation table" scripts/mutations.sh --first
