@@ -199,12 +199,12 @@ int bench(int argc, char** argv) {
   std::printf("%-34s %.5f -> %.5f\n", "loss (first -> last measured)", r.first_loss, r.last_loss);
   if (o.json)
     std::printf(
-        "{\"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %ld, \"grid\": %ld, \"iters\": %ld, "
-        "\"mean_steps\": %.2f, \"sec_per_iter\": %.6f, \"train_cell_steps_per_s\": %.6g, "
+        "{\"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %ld, \"grid\": %ld, "
+        "\"iters\": %ld, \"mean_steps\": %.2f, \"sec_per_iter\": %.6f, \"train_cell_steps_per_s\": %.6g, "
         "\"grow_cell_steps_per_s\": %.6g, \"peak_rss_mb\": %.1f, \"loss\": %.6g, "
         "\"alive_fraction\": %.4f}\n",
-        fast ? "fast" : "torch", device.str().c_str(), threads, static_cast<long>(n), static_cast<long>(g),
-        static_cast<long>(cfg.iters), r.mean_steps, r.sec_per_iter, r.train_cell_steps_per_s,
+        fast ? "fast" : "torch", device.str().c_str(), threads, static_cast<long>(n),
+        static_cast<long>(g), static_cast<long>(cfg.iters), r.mean_steps, r.sec_per_iter, r.train_cell_steps_per_s,
         r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss, r.alive_fraction);
   std::fflush(stdout);
   return 0;
