@@ -1,6 +1,7 @@
 // nca: the command-line entry point. Parses nothing itself: it dispatches to a subcommand.
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -53,6 +54,23 @@ void settle_process() {
   // A reader that went away (| head, a tee killed by Ctrl-C) makes writes to stdout fail with
   // EPIPE, which logging ignores; by default it would kill the process before it saves.
   std::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (ulimit -f) would kill the process in the middle of a save, leaving a
+  // temporary file and no model; ignored, the write fails with EFBIG and the save's own error
+  // path reports it and keeps the previous file. Processes that --nproc starts inherit this.
+  std::signal(SIGXFSZ, SIG_IGN);
+}
+
+// The results a command printed must have reached standard output: a full disk or /dev/full
+// there is an error (exit 1, one line), not a silent exit 0. A reader that went away (| head)
+// is not: it asked for no more.
+int check_stdout(const std::string& command, int code) {
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  const int err = errno;
+  if ((flushed && !std::ferror(stdout)) || err == EPIPE) return code;
+  std::cerr << "nca " << command << ": error: cannot write the results to standard output"
+            << (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) << "\n";
+  return code == 0 ? nca::cli::kExitRuntime : code;
 }
 
 }  // namespace
@@ -75,7 +93,7 @@ int main(int argc, char** argv) {
   for (const auto& c : kCommands) {
     if (name == c.name) {
       nca::cli::setup_logging();
-      return c.run(argc - 1, argv + 1);
+      return check_stdout(name, c.run(argc - 1, argv + 1));
     }
   }
   std::cerr << "nca: error: unknown command '" << name << "' (see nca --help)\n";

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Process limits and where results go: a file-size limit (ulimit -f) makes a save fail with one
+# line and exit 1, never SIGXFSZ in the middle of it (which left a temporary file and no model);
+# the previous model.pt stays. Results printed to a full standard output (/dev/full) are an error,
+# exit 1 with one line; a reader that stops early (| head) is not.
+source "$(dirname "$0")/lib.sh"
+PROBE=${NCA_PROBE:?set by ctest}
+LIZ=$SRC/data/lizard.png
+args=("${TINY[@]}" --experiment regenerating --damage 1)
+
+# limited KB CMD...: nca CMD under `ulimit -f KB`, its stderr in $WORK/stderr; prints the exit code.
+limited() {
+  local kb=$1
+  shift
+  (ulimit -f "$kb" && exec timeout 60 "$NCA" "$@") 2>"$WORK/stderr" >/dev/null
+  echo $?
+}
+# one_error REGEX WHAT: stderr holds exactly one non-log line, matching REGEX.
+one_error() {
+  check "$2: one error line" test "$(error_lines "$WORK/stderr" | grep -c .)" -eq 1
+  check "$2: the line says why" grep -Eq -- "$1" "$WORK/stderr"
+}
+no_temporaries() {
+  check "$1: no temporary file left" test -z "$(find "$1" -name '*.tmp*' -o -name '.*tmp-*')"
+}
+
+# The first save: model.pt (143 KB) does not fit under 100 KB.
+rc=$(limited 100 train --target "$LIZ" "${args[@]}" --iters 3 --run-dir first)
+check "train under ulimit -f 100 exits 1 (was 153: SIGXFSZ), got $rc" test "$rc" -eq 1
+one_error "cannot write 'first/model.pt': File too large" "first save"
+no_temporaries first
+
+# A later save: the run's model.pt at iteration 3 stays as it was.
+"$NCA" train --target "$LIZ" "${args[@]}" --iters 3 --run-dir later >/dev/null 2>&1
+rc=$(limited 100 train --run-dir later --resume --iters 6 --threads 1)
+check "resume under ulimit -f 100 exits 1, got $rc" test "$rc" -eq 1
+one_error "File too large" "later save"
+no_temporaries later
+check "model.pt still loads at iteration 3" test "$("$PROBE" model later/model.pt)" = 3
+
+# grow's frames and GIF.
+rc=$(limited 20 grow --steps 40 --out frames --threads 1)
+check "grow under ulimit -f 20 exits 1, got $rc" test "$rc" -eq 1
+one_error "File too large" "grow"
+no_temporaries frames
+
+# Results on a full standard output, and on a reader that stops early.
+regen=(regen --at 5 --steps 5 --out regen --threads 1)
+timeout 60 "$NCA" "${regen[@]}" >/dev/full 2>"$WORK/stderr"
+rc=$?
+check "regen > /dev/full exits 1, got $rc" test "$rc" -eq 1
+one_error "regen: error: cannot write the results to standard output: No space left on device" \
+  "regen > /dev/full"
+timeout 60 "$NCA" "${regen[@]}" 2>"$WORK/stderr" | head -c 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "regen | head -c 1 exits 0 (the reader asked for no more), got $rc" test "$rc" -eq 0
+check "regen | head -c 1: no error line" test "$(error_lines "$WORK/stderr" | grep -c .)" -eq 0
+finish
