@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A model trained on a GPU, on a machine without one: a CUDA run's model.pt tags its storages
 # cuda:0 (a rank's cuda:K), and the CPU build must load it as Python's map_location='cpu' does.
-# The file is made here from a CPU run's by tests/tools/retag_storages.py (what a GPU run
-# writes, byte for byte apart from the location strings); then grow, regen, export and
+# The file is made here from a CPU run's by tests/tools/retag_storages.py (the same records as a
+# GPU run writes, with other location strings; Python's zipfile lays the zip out without torch's
+# alignment padding, which torch's reader does not need); then grow, regen, export and
 # train --resume on it must do exactly what they do on the CPU run it came from. Each run
 # directory is named run, in a folder named for its device, as the web page names the run.
 source "$(dirname "$0")/lib.sh"
