@@ -66,7 +66,43 @@ struct BenchResult {
   double mean_steps = 0;
   double alive_fraction = 0;  // of the grown states' cells: how much of the grid is alive
   double first_loss = 0, last_loss = 0;
+  // What was measured: for the report.
+  std::string backend, device;  // "fast (avx512 kernels)", "cuda:0"
+  bool fast = false;
+  int threads = 0, grow_steps = 0;
+  int64_t batch = 0, grid = 0, iters = 0;
 };
+
+// The results on stdout: a table, and with --json one line a script reads.
+void print_result(const BenchResult& r, bool json) {
+  const bool gpu = r.device.rfind("cuda", 0) == 0;
+  std::fflush(stdout);
+  std::printf("\n%-34s %s\n", "backend", r.backend.c_str());
+  std::printf("%-34s %ld x %ld x %ld, %d thread%s\n", "batch x grid", static_cast<long>(r.batch),
+              static_cast<long>(r.grid), static_cast<long>(r.grid), r.threads,
+              r.threads == 1 ? "" : "s");
+  std::printf("%-34s %.1f%% of the grid (after %d steps)\n", "alive cells in grown states",
+              100 * r.alive_fraction, r.grow_steps);
+  std::printf("%-34s %ld (mean rollout %.1f steps)\n", "training iterations measured",
+              static_cast<long>(r.iters), r.mean_steps);
+  std::printf("%-34s %.4f\n", "seconds per training iteration", r.sec_per_iter);
+  std::printf("%-34s %.4g\n", "training cell-steps per second", r.train_cell_steps_per_s);
+  std::printf("%-34s %.4g\n", "grow cell-steps per second", r.grow_cell_steps_per_s);
+  std::printf("%-34s %.0f%s\n", "peak resident host memory (MB)", r.peak_rss_mb,
+              gpu ? " (the GPU's own memory is not counted)" : "");
+  std::printf("%-34s %.5f -> %.5f\n", "loss (first -> last measured)", r.first_loss, r.last_loss);
+  if (json)
+    std::printf(
+        "{\"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %ld, "
+        "\"grid\": %ld, \"iters\": %ld, \"mean_steps\": %.2f, \"sec_per_iter\": %.6f, "
+        "\"train_cell_steps_per_s\": %.6g, \"grow_cell_steps_per_s\": %.6g, "
+        "\"peak_rss_mb\": %.1f, \"loss\": %.6g, \"alive_fraction\": %.4f}\n",
+        r.fast ? "fast" : "torch", r.device.c_str(), r.threads, static_cast<long>(r.batch),
+        static_cast<long>(r.grid), static_cast<long>(r.iters), r.mean_steps, r.sec_per_iter,
+        r.train_cell_steps_per_s, r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss,
+        r.alive_fraction);
+  std::fflush(stdout);
+}
 
 int bench(int argc, char** argv) {
   BenchOptions o;
@@ -183,30 +219,15 @@ int bench(int argc, char** argv) {
   r.mean_steps = steps / static_cast<double>(cfg.iters);
   r.peak_rss_mb = peak_rss_mb();
 
-  std::fflush(stdout);
-  std::printf("\n%-34s %s\n", "backend", backend.c_str());
-  std::printf("%-34s %ld x %ld x %ld, %d thread%s\n", "batch x grid", static_cast<long>(n),
-              static_cast<long>(g), static_cast<long>(g), threads, threads == 1 ? "" : "s");
-  std::printf("%-34s %.1f%% of the grid (after %d steps)\n", "alive cells in grown states",
-              100 * r.alive_fraction, o.grow_steps);
-  std::printf("%-34s %ld (mean rollout %.1f steps)\n", "training iterations measured",
-              static_cast<long>(cfg.iters), r.mean_steps);
-  std::printf("%-34s %.4f\n", "seconds per training iteration", r.sec_per_iter);
-  std::printf("%-34s %.4g\n", "training cell-steps per second", r.train_cell_steps_per_s);
-  std::printf("%-34s %.4g\n", "grow cell-steps per second", r.grow_cell_steps_per_s);
-  std::printf("%-34s %.0f%s\n", "peak resident host memory (MB)", r.peak_rss_mb,
-              device.is_cuda() ? " (the GPU's own memory is not counted)" : "");
-  std::printf("%-34s %.5f -> %.5f\n", "loss (first -> last measured)", r.first_loss, r.last_loss);
-  if (o.json)
-    std::printf(
-        "{\"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %ld, \"grid\": %ld, "
-        "\"iters\": %ld, \"mean_steps\": %.2f, \"sec_per_iter\": %.6f, \"train_cell_steps_per_s\": %.6g, "
-        "\"grow_cell_steps_per_s\": %.6g, \"peak_rss_mb\": %.1f, \"loss\": %.6g, "
-        "\"alive_fraction\": %.4f}\n",
-        fast ? "fast" : "torch", device.str().c_str(), threads, static_cast<long>(n),
-        static_cast<long>(g), static_cast<long>(cfg.iters), r.mean_steps, r.sec_per_iter, r.train_cell_steps_per_s,
-        r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss, r.alive_fraction);
-  std::fflush(stdout);
+  r.backend = backend;
+  r.fast = fast;
+  r.device = device.str();
+  r.threads = threads;
+  r.batch = n;
+  r.grid = g;
+  r.iters = cfg.iters;
+  r.grow_steps = o.grow_steps;
+  print_result(r, o.json);
   return 0;
 }
 
