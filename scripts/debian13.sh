@@ -109,10 +109,10 @@ cuda() {
      -DNCA_LIST_TESTS=OFF -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"
   # Data-parallel training's NCCL path (src/distributed.cpp under USE_C10D_NCCL) must be in it.
   local nccl
-  nccl=$(nm -C build-debian13-cuda/CMakeFiles/nca_core.dir/src/distributed.cpp.o |
+  nccl=$(nm -C build-debian13-cuda/libnca_core.a |
     grep -c 'ProcessGroupNCCL' || true)
-  [[ $nccl -gt 0 ]] || die "the CUDA build left out the NCCL path (no ProcessGroupNCCL in distributed.cpp.o)"
-  echo "debian13: the CUDA build holds the NCCL path ($nccl ProcessGroupNCCL symbols in distributed.cpp.o)"
+  [[ $nccl -gt 0 ]] || die "the CUDA build left out the NCCL path (no ProcessGroupNCCL in libnca_core.a)"
+  echo "debian13: the CUDA build holds the NCCL path ($nccl ProcessGroupNCCL symbols in libnca_core.a)"
   [[ -x build-debian13-cuda/tests/nca_tests ]] || die "the CUDA build has no tests/nca_tests"
   echo "debian13: CUDA tests not run: no GPU on this machine (nca and nca_tests are compiled and linked only)"
 }

@@ -18,7 +18,7 @@ set -euo pipefail
 
 # nlohmann-json3-dev: not used by nca's code, but carried to the GPU machine by
 # scripts/gpu-check.sh --bundle (a pip PyTorch's c10d headers include it without shipping it).
-build=(cmake g++ ninja-build pkg-config libcli11-dev libspdlog-dev libfmt-dev libstb-dev catch2 libgif-dev
+build=(cmake g++ ninja-build ccache pkg-config libcli11-dev libspdlog-dev libfmt-dev libstb-dev catch2 libgif-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev nlohmann-json3-dev)
 # Gloo (c10d's CPU transport) for the CPU LibTorch only: in Debian 13, libgloo-dev and
 # libtorch-cuda-dev cannot be installed together (apt removed libtorch-cuda-dev to install it).

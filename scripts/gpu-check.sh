@@ -13,7 +13,7 @@
 #   scripts/gpu-check.sh [--dry-run] [OUT]   OUT default: $OUT, else build-gpu/out
 #
 # --dry-run rehearses every step on this machine: the same bundle and build options against the CPU
-# LibTorch (nca built, the CUDA tests compiled; NCA_DRY_FULL=1 links and runs them too), every
+# LibTorch (nca and the unit tests built; the CUDA tests skip without a GPU), every
 # device step on the CPU, one bench round, a shorter timing. CI runs it, so the GPU
 # run is never the script's first. It also checks that the build took none of the bundled
 # libraries' headers from /usr/include, as the GPU machine has none there.
@@ -132,17 +132,8 @@ configure() {
   command -v ninja >/dev/null || die "ninja is missing"
   cmake "${args[@]}"
 }
-# The dry run, which CI pays for, builds nca and compiles the CUDA tests and Catch2's main against
-# the bundle without linking the rest of the unit tests (CI builds and runs them on Debian's own
-# packages): NCA_DRY_FULL=1 builds everything, as on the GPU machine.
-build_nca() {
-  if $dry && [[ -z ${NCA_DRY_FULL:-} ]]; then
-    ninja -C "$build" -j "$threads" nca tests/CMakeFiles/nca_tests.dir/test_cuda.cpp.o \
-      tests/CMakeFiles/nca_tests.dir/main.cpp.o
-  else
-    cmake --build "$build" -j "$threads" --target nca nca_tests
-  fi
-}
+# nca and the unit tests, test_cuda.cpp among them (compiled in batches: NCA_UNITY's default).
+build_nca() { cmake --build "$build" -j "$threads" --target nca nca_tests; }
 # What the bundle stands for must come from it: the GPU machine has no /usr/include copies.
 no_system_headers() {
   local found
@@ -157,12 +148,7 @@ nca=$repo/$build/nca
 
 say ""
 say "## Tests"
-if [[ -x $build/tests/nca_tests ]]; then
-  step cuda-tests "$build/tests/nca_tests" "[cuda]" --durations yes
-else
-  say "- dry run: test_cuda.cpp compiled against the bundle, the unit tests not linked or run here"
-fi
-
+step cuda-tests "$build/tests/nca_tests" "[cuda]" --durations yes
 say ""
 say "## Smoke test on $device"
 work=$out/smoke

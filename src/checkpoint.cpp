@@ -26,10 +26,9 @@ std::runtime_error load_error(const std::string& path, const std::string& why) {
   return std::runtime_error("cannot load model '" + path + "': " + why);
 }
 
-// A checkpoint holds 40 KB of weights and a target of at most kMaxGrid^2 cells; anything much
+// A checkpoint holds 40 KB of weights and a target of at most kMaxGridSide^2 cells; anything much
 // larger is not one, and must not be read into memory whole.
 constexpr size_t kMaxCheckpointBytes = size_t{2} << 30;
-constexpr int64_t kMaxGrid = limits::kMaxGridSide;
 
 // The file's bytes, or the reason they cannot be had, worded for a user.
 std::string read_checkpoint_file(const std::string& path) {
@@ -101,10 +100,10 @@ CheckpointInfo read_info_fields(torch::serialize::InputArchive& archive, const s
   at::Tensor target;
   if (archive.try_read("target", target)) {
     if (target.dim() != 3 || target.size(0) != 4 || target.size(1) < 1 || target.size(2) < 1 ||
-        target.size(1) > kMaxGrid || target.size(2) > kMaxGrid)
+        target.size(1) > limits::kMaxGridSide || target.size(2) > limits::kMaxGridSide)
       throw load_error(path, "stored target has shape " + c10::str(target.sizes()) +
                                  ", expected 4 x H x W with H and W in 1.." +
-                                 std::to_string(kMaxGrid));
+                                 std::to_string(limits::kMaxGridSide));
     check_float_tensor(target, path, "the stored target");
     if (!(target.min().item<float>() >= 0.0f && target.max().item<float>() <= 1.0f))
       throw load_error(path, "the stored target has values outside [0, 1]");

@@ -33,7 +33,7 @@ namespace {
 // of 65283 x 250 (under 2^24 pixels), whose shrinking took 3 s, 28 s under the sanitizers: the
 // cost grows with the longer side as well as with the pixel count.
 constexpr int kMaxSourceSide = static_cast<int>(limits::kMaxImageSide);
-constexpr int kMaxGrid = static_cast<int>(limits::kMaxGridSide);
+constexpr int kMaxImageGrid = static_cast<int>(limits::kMaxGridSide);
 // stb_image takes an int length; no image nca accepts needs a file anywhere near this.
 constexpr size_t kMaxFileBytes = size_t{1} << 30;
 
@@ -41,8 +41,6 @@ struct StbiFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
 using StbiPixels = std::unique_ptr<stbi_uc, StbiFree>;
-
-std::string in_quotes(const std::string& path) { return "'" + path + "'"; }
 
 std::string stbi_reason() {
   const char* r = stbi_failure_reason();
@@ -81,9 +79,9 @@ void check_target_size(const std::string& what, int size, int pad) {
   if (pad < 0)
     throw UsageError(what + ": pad must not be negative (got " + std::to_string(pad) + ")");
   const long long grid_ll = static_cast<long long>(size) + 2LL * pad;
-  if (grid_ll > kMaxGrid) {
+  if (grid_ll > kMaxImageGrid) {
     throw UsageError(what + ": size + 2 * pad = " + std::to_string(grid_ll) + " exceeds " +
-                     std::to_string(kMaxGrid));
+                     std::to_string(kMaxImageGrid));
   }
 }
 

@@ -19,6 +19,7 @@ extern "C" {
 }
 
 #include "nca/atomic_file.h"
+#include "nca/errors.h"
 
 namespace nca {
 namespace {
@@ -82,8 +83,6 @@ int64_t memory_seek(void* opaque, int64_t offset, int whence) {
   f.pos = to;
   return to;
 }
-
-std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
 struct FormatInputClose {
   void operator()(AVFormatContext* c) const { avformat_close_input(&c); }

@@ -69,13 +69,8 @@ std::string archive(const std::string& data_pkl, size_t storage_bytes = 16) {
   return out;
 }
 
-std::string refusal(const std::string& bytes) {
-  try {
-    nca::check_archive(bytes.data(), bytes.size());
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "accepted";
+std::string archive_refusal(const std::string& bytes) {
+  return nca::test::refusal_of([&] { nca::check_archive(bytes.data(), bytes.size()); });
 }
 
 }  // namespace
@@ -83,14 +78,14 @@ std::string refusal(const std::string& bytes) {
 TEST_CASE("archive guard: nca's own files pass", "[archive_guard]") {
   for (const char* name : {"lizard-regenerating.pt", "lizard-persistent.pt"}) {
     const std::string bytes = nca::read_file(std::string(NCA_SOURCE_DIR) + "/data/models/" + name);
-    CHECK(refusal(bytes) == "accepted");
+    CHECK(archive_refusal(bytes) == "accepted");
   }
-  CHECK(refusal(archive(tensor({}).stop())) == "accepted");
+  CHECK(archive_refusal(archive(tensor({}).stop())) == "accepted");
 }
 
 TEST_CASE("archive guard: a string longer than the pickle is refused", "[archive_guard]") {
   const std::string pkl = Pickle().op("X").u32(0xFFFFFFFFu).op("abc").stop();
-  CHECK_THAT(refusal(archive(pkl)), Contains("corrupt or truncated") &&
+  CHECK_THAT(archive_refusal(archive(pkl)), Contains("corrupt or truncated") &&
                                         Contains("data.pkl has a string that claims 4294967295 "
                                                  "bytes where 4 are left"));
 }
@@ -98,21 +93,21 @@ TEST_CASE("archive guard: a string longer than the pickle is refused", "[archive
 TEST_CASE("archive guard: storages and tensor views must fit what the file holds",
           "[archive_guard]") {
   // The storage claims more floats than its 16-byte record holds.
-  CHECK_THAT(refusal(archive(tensor({/*numel*/ 5, 0, {5}, {1}}).stop())),
+  CHECK_THAT(archive_refusal(archive(tensor({/*numel*/ 5, 0, {5}, {1}}).stop())),
              Contains("claims 5 elements for storage 0, which holds 16 bytes"));
   // A view that reaches past its storage, by size, by stride, by offset, or holds more elements
   // than it: torch 1.13 builds it, and reading it reads past the storage's buffer.
   for (const View& v : {View{4, 0, {1000000}, {1}}, View{4, 0, {2, 2}, {3, 1}},
                         View{4, 1, {2, 2}, {2, 1}}, View{4, 0, {4, 4}, {0, 0}}}) {
     CAPTURE(v.offset, v.sizes, v.strides);
-    CHECK_THAT(refusal(archive(tensor(v).stop())),
+    CHECK_THAT(archive_refusal(archive(tensor(v).stop())),
                Contains("builds a tensor larger than its storage"));
   }
   // Empty views and the last element exactly are fine.
-  CHECK(refusal(archive(tensor({4, 3, {1}, {1}}).stop())) == "accepted");
-  CHECK(refusal(archive(tensor({4, 0, {0, 100}, {100, 1}}).stop())) == "accepted");
+  CHECK(archive_refusal(archive(tensor({4, 3, {1}, {1}}).stop())) == "accepted");
+  CHECK(archive_refusal(archive(tensor({4, 0, {0, 100}, {100, 1}}).stop())) == "accepted");
   // A storage that is not in the archive.
-  CHECK_THAT(refusal(archive(tensor({}).stop(), 0)), Contains("claims 4 elements for storage 0"));
+  CHECK_THAT(archive_refusal(archive(tensor({}).stop(), 0)), Contains("claims 4 elements for storage 0"));
 }
 
 TEST_CASE("archive guard: memo, nesting, opcodes and globals are those torch writes",
@@ -120,21 +115,21 @@ TEST_CASE("archive guard: memo, nesting, opcodes and globals are those torch wri
   // torch's unpickler grows its memo to the index named, 16 bytes a slot: CI's fuzzing saw it
   // ask for 27.7 GB (index 0x675f6d61, the text "am_g").
   const std::string memo = Pickle().op("N").op("r").u32(1000000000u).stop();
-  CHECK_THAT(refusal(archive(memo)), Contains("stores a value at memo slot 1000000000"));
-  CHECK_THAT(refusal(archive(Pickle().op("h").op(std::string(1, '\x07')).stop())),
+  CHECK_THAT(archive_refusal(archive(memo)), Contains("stores a value at memo slot 1000000000"));
+  CHECK_THAT(archive_refusal(archive(Pickle().op("h").op(std::string(1, '\x07')).stop())),
              Contains("reads memo slot 7, never stored"));
   Pickle deep;
   deep.op("N");
   for (int i = 0; i < 100; ++i) deep.op("\x85");  // TUPLE1
-  CHECK_THAT(refusal(archive(deep.stop())), Contains("nests values more than 64 deep"));
-  CHECK_THAT(refusal(archive(Pickle().global("os", "system").stop())),
+  CHECK_THAT(archive_refusal(archive(deep.stop())), Contains("nests values more than 64 deep"));
+  CHECK_THAT(archive_refusal(archive(Pickle().global("os", "system").stop())),
              Contains("not an nca file: data.pkl names 'os system'"));
-  CHECK_THAT(refusal(archive(Pickle().op("N").op("V").stop())),  // UNICODE, text protocol 0
+  CHECK_THAT(archive_refusal(archive(Pickle().op("N").op("V").stop())),  // UNICODE, text protocol 0
              Contains("not an nca file: data.pkl holds pickle opcode 86"));
-  CHECK_THAT(refusal(archive(Pickle().op("t").stop())), Contains("closes a group it never opened"));
-  CHECK_THAT(refusal(archive(Pickle().op("NN").stop())),
+  CHECK_THAT(archive_refusal(archive(Pickle().op("t").stop())), Contains("closes a group it never opened"));
+  CHECK_THAT(archive_refusal(archive(Pickle().op("NN").stop())),
              Contains("does not end as a pickle should"));
-  CHECK_THAT(refusal(archive(Pickle().op("N").bytes)), Contains("data.pkl is cut short"));
+  CHECK_THAT(archive_refusal(archive(Pickle().op("N").bytes)), Contains("data.pkl is cut short"));
 }
 
 TEST_CASE("archive guard: a record that claims to unpack to gigabytes is refused",
@@ -145,7 +140,7 @@ TEST_CASE("archive guard: a record that claims to unpack to gigabytes is refused
   REQUIRE(entry != std::string::npos);
   bytes[entry + 10] = 8;
   for (int i = 0; i < 4; ++i) bytes[entry + 24 + i] = static_cast<char>(i == 0 ? 0x00 : 0xFF);
-  CHECK_THAT(refusal(bytes), Contains("its zip directory has a record that claims 4294967040 "
+  CHECK_THAT(archive_refusal(bytes), Contains("its zip directory has a record that claims 4294967040 "
                                       "bytes: data.pkl"));
 }
 

@@ -11,6 +11,8 @@
 #include "nca/trainer.h"
 #include "test_util.h"
 
+using nca::test::square_target;
+
 namespace {
 
 // Ends a test case where LibTorch sees no GPU (a CPU-only LibTorch, or a machine without one).
@@ -37,15 +39,6 @@ nca::TrainConfig tiny_config() {
   c.seed = 3;
   c.backend = nca::Backend::Torch;  // the CPU's fast step is checked against it elsewhere
   return c;
-}
-
-torch::Tensor square_target(const nca::TrainConfig& c) {
-  using torch::indexing::Slice;
-  auto t = torch::zeros({4, c.grid(), c.grid()});
-  const auto inside = Slice(c.pad, c.pad + c.size);
-  t.index_put_({0, inside, inside}, 1.0);
-  t.index_put_({3, inside, inside}, 1.0);
-  return t;
 }
 
 }  // namespace

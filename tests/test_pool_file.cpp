@@ -56,13 +56,8 @@ nca::SamplePool small_pool() {
   return pool;
 }
 
-std::string refusal(const std::string& bytes) {
-  try {
-    nca::read_pool_from_memory(bytes.data(), bytes.size(), "bad.pt");
-  } catch (const std::runtime_error& e) {
-    return e.what();
-  }
-  return "accepted";
+std::string pool_refusal(const std::string& bytes) {
+  return nca::test::refusal_of([&] { nca::read_pool_from_memory(bytes.data(), bytes.size(), "bad.pt"); });
 }
 
 bool same_bits(const nca::SamplePool& a, const nca::SamplePool& b) {
@@ -119,67 +114,67 @@ TEST_CASE("a pool.pt of format 1 (one states tensor) still loads", "[pool_file]"
 
   torch::serialize::OutputArchive nan;
   nan.write("states", torch::full({2, 16, 4, 4}, std::nan("")));
-  CHECK(refusal(bytes_of(nan)) ==
+  CHECK(pool_refusal(bytes_of(nan)) ==
         "cannot load pool 'bad.pt': it holds values that are not finite float32");
   torch::serialize::OutputArchive flat;
   flat.write("states", torch::zeros({16, 4, 4}));
-  CHECK(refusal(bytes_of(flat)) ==
+  CHECK(pool_refusal(bytes_of(flat)) ==
         "cannot load pool 'bad.pt': its states are [16, 4, 4], expected pool x C x H x W");
 }
 
 TEST_CASE("an inconsistent pool.pt is refused with one line naming the file", "[pool_file]") {
   Fields good;
   good.compact = small_pool().compact();
-  REQUIRE(refusal(good.bytes()) == "accepted");
+  REQUIRE(pool_refusal(good.bytes()) == "accepted");
   const std::string prefix = "cannot load pool 'bad.pt': ";
 
   auto f = good;
   f.compact.boxes = good.compact.boxes.clone();
   f.compact.boxes[4][0] = 8;  // 3 rows from row 8 of 10
-  CHECK(refusal(f.bytes()) ==
+  CHECK(pool_refusal(f.bytes()) ==
         prefix + "state 4's box (row 8, column 6, 3 x 4) reaches outside the 10 x 10 grid");
   f.compact.boxes[4][0] = 2;
   f.compact.boxes[4][3] = -4;
-  CHECK(refusal(f.bytes()) ==
+  CHECK(pool_refusal(f.bytes()) ==
         prefix + "state 4's box (row 2, column 6, 3 x -4) has a negative size");
 
   f = good;
   f.compact.cells = good.compact.cells.slice(0, 1);
-  CHECK(refusal(f.bytes()) == prefix + "it holds 271 cell values where its boxes need 272");
+  CHECK(pool_refusal(f.bytes()) == prefix + "it holds 271 cell values where its boxes need 272");
   f.compact.cells = good.compact.cells.to(torch::kHalf);
-  CHECK(refusal(f.bytes()) == prefix + "its cells are Half [272], expected a float32 vector");
+  CHECK(pool_refusal(f.bytes()) == prefix + "its cells are Half [272], expected a float32 vector");
   f.compact.cells = good.compact.cells.clone();
   f.compact.cells[3] = -std::numeric_limits<float>::infinity();
-  CHECK(refusal(f.bytes()) == prefix + "it holds values that are not finite float32");
+  CHECK(pool_refusal(f.bytes()) == prefix + "it holds values that are not finite float32");
   f.compact.cells = at::Tensor();
-  CHECK(refusal(f.bytes()) == prefix + "it has no tensor 'cells'");
+  CHECK(pool_refusal(f.bytes()) == prefix + "it has no tensor 'cells'");
 
   f = good;
   f.compact.boxes = good.compact.boxes.to(torch::kDouble);
-  CHECK(refusal(f.bytes()) == prefix + "its boxes are Double [6, 4], expected int64 [6, 4]");
+  CHECK(pool_refusal(f.bytes()) == prefix + "its boxes are Double [6, 4], expected int64 [6, 4]");
   f.compact.shape[0] = 7;
-  CHECK(refusal(f.bytes()) == prefix + "its boxes are Double [6, 4], expected int64 [7, 4]");
+  CHECK(pool_refusal(f.bytes()) == prefix + "its boxes are Double [6, 4], expected int64 [7, 4]");
   f.compact.shape = {6, 16, 10, 100000};
   f.compact.boxes = good.compact.boxes;
-  CHECK_THAT(refusal(f.bytes()), Contains("a pool of 6 x 16 x 10 x 100000 is none nca makes"));
+  CHECK_THAT(pool_refusal(f.bytes()), Contains("a pool of 6 x 16 x 10 x 100000 is none nca makes"));
 
   f = good;
   f.magic = c10::IValue(std::string("nca-checkpoint"));
-  CHECK(refusal(f.bytes()) == prefix + "not an nca pool (no nca-pool header)");
+  CHECK(pool_refusal(f.bytes()) == prefix + "not an nca pool (no nca-pool header)");
   f = good;
   f.format = c10::IValue(int64_t{3});
-  CHECK(refusal(f.bytes()) == prefix + "pool format 3, this build of nca reads 1 and 2");
+  CHECK(pool_refusal(f.bytes()) == prefix + "pool format 3, this build of nca reads 1 and 2");
   f = good;
   f.iteration = c10::IValue(std::string("7"));
-  CHECK(refusal(f.bytes()) == prefix + "its 'iteration' is not an integer");
+  CHECK(pool_refusal(f.bytes()) == prefix + "its 'iteration' is not an integer");
   f.iteration = c10::IValue(int64_t{-1});
-  CHECK(refusal(f.bytes()) == prefix + "negative iteration count");
+  CHECK(pool_refusal(f.bytes()) == prefix + "negative iteration count");
 
   // Cut short anywhere, or a checkpoint where the pool should be: never loaded.
   const std::string bytes = good.bytes();
   for (size_t keep : {size_t{0}, size_t{100}, bytes.size() / 2, bytes.size() - 1})
-    CHECK(refusal(bytes.substr(0, keep)) == prefix + "corrupt or truncated");
+    CHECK(pool_refusal(bytes.substr(0, keep)) == prefix + "corrupt or truncated");
   const std::string model =
       nca::read_file(nca::test::source_path("data/models/lizard-regenerating.pt"));
-  CHECK(refusal(model) == prefix + "not an nca pool (no nca-pool header)");
+  CHECK(pool_refusal(model) == prefix + "not an nca pool (no nca-pool header)");
 }

@@ -7,10 +7,12 @@
 
 #include "nca/torch_compat.h"
 #include "nca/trainer.h"
+#include "test_util.h"
 
 using nca::Experiment;
 using nca::TrainConfig;
 using nca::Trainer;
+using nca::test::square_target;
 
 namespace {
 
@@ -27,14 +29,6 @@ TrainConfig small_config(Experiment e) {
   c.damage = 2;
   c.seed = 5;
   return c;
-}
-
-torch::Tensor square_target(const TrainConfig& c) {
-  auto t = torch::zeros({4, c.grid(), c.grid()});
-  using torch::indexing::Slice;
-  t.index_put_({Slice(0, 1), Slice(c.pad, c.pad + c.size), Slice(c.pad, c.pad + c.size)}, 1.0);
-  t.index_put_({Slice(3, 4), Slice(c.pad, c.pad + c.size), Slice(c.pad, c.pad + c.size)}, 1.0);
-  return t;
 }
 
 // The value that fills pool state i: distinct per state, and its loss grows with it.

@@ -2,7 +2,15 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
+
+namespace at {
+class Tensor;
+}
+namespace nca {
+struct TrainConfig;
+}
 
 namespace nca::test {
 
@@ -23,5 +31,11 @@ class TempDir {
 inline std::string source_path(const std::string& rel) {
   return std::string(NCA_SOURCE_DIR) + "/" + rel;
 }
+
+// What `reader` throws as std::runtime_error, or "accepted" when it returns.
+std::string refusal_of(const std::function<void()>& reader);
+
+// A filled square target (alpha and red) of the config's size, centred in its padded grid.
+at::Tensor square_target(const TrainConfig& c);
 
 }  // namespace nca::test

@@ -22,6 +22,9 @@ inline std::string excerpt(const std::string& s, size_t max = 60) {
   return s.size() > max ? out + "..." : out;
 }
 
+// A path or name in single quotes, as the one-line errors show it.
+inline std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
+
 // The first line of an exception's message: c10::Error's carries a C++ backtrace and
 // torch::jit::ErrorReport's starts with a newline; users need the one line that says what.
 // Also: without LibTorch's "[enforce fail at FILE:LINE]" prefix, and at most 300 characters.
