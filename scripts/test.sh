@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install dependencies, build, run every test with CTest.
+# When CI=true, first the formatting check (scripts/lint.sh: clang-format, a few seconds).
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
 # each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
@@ -38,7 +39,7 @@ stage() {
 # and the chroots below are made while the other stages run.
 deps=()
 # The plain PyTorch reference's PIL, for the GPU check's rehearsal below.
-[[ "${CI:-}" == true ]] && deps+=(--reference)
+[[ "${CI:-}" == true ]] && deps+=(--reference --lint)
 $sanitize && deps+=(--sanitize)
 $debian13 && deps+=(--debian13)
 stage "installing (Debian 12)" scripts/deps.sh "${deps[@]}"
@@ -49,6 +50,8 @@ if $debian13; then
   chroot_pid=$!
   trap 'kill -- -"$chroot_pid" 2>/dev/null || true' EXIT
 fi
+# The formatting check: seconds, and first, so that a badly formatted change fails at once.
+[[ "${CI:-}" == true ]] && stage "the formatting check" scripts/lint.sh
 stage "the build (Debian 12, LibTorch 1.13)" scripts/build.sh
 stage "the suite (Debian 12)" bash -c 'cd "${NCA_BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)"'
 if $sanitize; then

@@ -131,8 +131,9 @@ void check_replaceable(const std::string& path) {
   if (S_ISLNK(st.st_mode))
     why += ": nca would replace the link, not write through it; give the path it points to";
   else
-    why += ", not a regular file: nca writes only regular files (a temporary file renamed over "
-           "the old one)";
+    why +=
+        ", not a regular file: nca writes only regular files (a temporary file renamed over "
+        "the old one)";
   throw UsageError("cannot write " + quoted(path) + ":" + why);
 }
 
@@ -174,7 +175,8 @@ void remove_stale_temporaries(const std::string& dir) {
        it.increment(ec)) {
     long pid = 0;
     if (!is_temporary_name(it->path().filename().string(), nullptr, &pid)) continue;
-    const bool gone = pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
+    const bool gone =
+        pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
     if (gone) {
       std::error_code rm;
       fs::remove(it->path(), rm);

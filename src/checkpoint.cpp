@@ -34,8 +34,7 @@ constexpr size_t kMaxCheckpointBytes = size_t{2} << 30;
 std::string read_checkpoint_file(const std::string& path) {
   std::error_code ec;
   // A path that names no model is the user's input to fix (exit 2); a damaged file is not.
-  if (!std::filesystem::exists(path, ec))
-    throw UsageError(load_error(path, "no such file").what());
+  if (!std::filesystem::exists(path, ec)) throw UsageError(load_error(path, "no such file").what());
   if (std::filesystem::is_directory(path, ec))
     throw UsageError(load_error(path, "is a directory").what());
   try {

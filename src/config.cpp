@@ -145,10 +145,10 @@ std::vector<std::string> TrainConfig::problems() const {
     p.push_back("lr-decay must be positive, with lr * lr-decay at most 1e30, got " + num(lr_decay));
   if (lr_decay_at < 0) p.push_back("lr-decay-at must be zero or more");
   if (threads < 0 || threads > limits::max_threads())
-    p.push_back(fmt::format("threads must be 0 (all cores) to {} ({} per core; this machine has "
-                            "{} cores), got {}",
-                            limits::max_threads(), limits::kThreadsPerCore, limits::cores(),
-                            threads));
+    p.push_back(
+        fmt::format("threads must be 0 (all cores) to {} ({} per core; this machine has "
+                    "{} cores), got {}",
+                    limits::max_threads(), limits::kThreadsPerCore, limits::cores(), threads));
   if (log_every <= 0) p.push_back("log-every must be positive");
   if (save_every < 0) p.push_back("save-every must be zero (only at the end) or more");
   if (snapshot_every < 0) p.push_back("snapshot-every must be zero (off) or more");
@@ -268,8 +268,7 @@ std::string check_config_text(const std::string& text,
     if (line.empty() || line[0] == '#' || line[0] == '[') continue;  // sections: CLI11 names them
     const auto at = [&](const std::string& what) { return fmt::format("line {}: {}", n, what); };
     const size_t eq = line.find('=');
-    if (eq == std::string::npos)
-      return at("expected key = value, got '" + excerpt(line) + "'");
+    if (eq == std::string::npos) return at("expected key = value, got '" + excerpt(line) + "'");
     const std::string key = trim(line.substr(0, eq));
     std::string value = trim(line.substr(eq + 1));
     if (key.empty()) return at("'" + excerpt(line) + "' has no key before '='");
@@ -277,7 +276,8 @@ std::string check_config_text(const std::string& text,
     std::string inner;  // between the quotes
     if (quoted) {
       const size_t close = value.find(value[0], 1);
-      if (close == std::string::npos) return at(excerpt(key) + " = " + excerpt(value) + ": the quote is not closed");
+      if (close == std::string::npos)
+        return at(excerpt(key) + " = " + excerpt(value) + ": the quote is not closed");
       const std::string rest = trim(value.substr(close + 1));
       if (!rest.empty() && rest[0] != '#')
         return at(excerpt(key) + " = " + excerpt(value) + ": text after the closing quote");
@@ -289,7 +289,8 @@ std::string check_config_text(const std::string& text,
     const KeyKind kind = kind_of(key);
     if (kind == KeyKind::Unknown) continue;  // CLI11 refuses it, naming the key
     if (const auto [it, first] = seen.emplace(key, n); !first)
-      return at(fmt::format("key '{}' is given twice (first on line {})", excerpt(key), it->second));
+      return at(
+          fmt::format("key '{}' is given twice (first on line {})", excerpt(key), it->second));
     if (kind == KeyKind::Number && quoted) {
       std::string number = inner;
       if (check_float_text(number).empty() || check_integer_text(number, false).empty())
@@ -298,8 +299,8 @@ std::string check_config_text(const std::string& text,
       return at(fmt::format("{} takes a number, got \"{}\"", key, excerpt(inner)));
     }
     if (kind == KeyKind::Text && !quoted)
-      return at(fmt::format("{0} = {1}: text is written in quotes ({0} = \"{1}\")", key,
-                            excerpt(value)));
+      return at(
+          fmt::format("{0} = {1}: text is written in quotes ({0} = \"{1}\")", key, excerpt(value)));
   }
   return "";
 }

@@ -60,8 +60,8 @@ std::optional<LaunchEnv> launch_env_from_environment() {
   const auto rank = env_int("RANK", 0, kMaxWorld - 1);
   if (!world && !rank) return std::nullopt;
   if (!world || !rank)
-    throw UsageError(std::string(world ? "RANK" : "WORLD_SIZE") +
-                     " is not set, but " + (world ? "WORLD_SIZE" : "RANK") +
+    throw UsageError(std::string(world ? "RANK" : "WORLD_SIZE") + " is not set, but " +
+                     (world ? "WORLD_SIZE" : "RANK") +
                      " is: a launcher sets both (and MASTER_ADDR, MASTER_PORT)");
   LaunchEnv env;
   env.world_size = static_cast<int>(*world);
@@ -93,14 +93,12 @@ struct ProcessGroup::Impl {
     try {
       work->wait(timeout);
     } catch (const std::exception& e) {
-      const std::string lost = env.world_size == 2
-                                   ? "rank " + std::to_string(1 - env.rank)
-                                   : "another rank";
-      throw std::runtime_error("distributed " + std::string(what) + " failed on rank " +
-                               std::to_string(env.rank) + ": " + lost +
-                               " was lost or did not answer within " +
-                               std::to_string(timeout.count() / 1000) + " s (" +
-                               first_line(e) + ")");
+      const std::string lost =
+          env.world_size == 2 ? "rank " + std::to_string(1 - env.rank) : "another rank";
+      throw std::runtime_error(
+          "distributed " + std::string(what) + " failed on rank " + std::to_string(env.rank) +
+          ": " + lost + " was lost or did not answer within " +
+          std::to_string(timeout.count() / 1000) + " s (" + first_line(e) + ")");
     }
   }
 };
@@ -116,8 +114,9 @@ bool ProcessGroup::nccl_available() {
 ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout, bool nccl)
     : impl_(std::make_unique<Impl>()) {
   if (nccl && !nccl_available())
-    throw std::runtime_error("this nca was built without NCCL (it needs a CUDA LibTorch): use "
-                             "--dist-backend gloo");
+    throw std::runtime_error(
+        "this nca was built without NCCL (it needs a CUDA LibTorch): use "
+        "--dist-backend gloo");
   impl_->env = env;
   impl_->timeout = timeout;
   c10d::TCPStoreOptions opts;
@@ -143,10 +142,12 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
                                  : c10d::ProcessGroupGloo::createDefaultDevice());
   try {
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank,
-                                                                env.world_size, options);
+                                                               env.world_size, options);
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot join the process "
-                             "group at " + where + " (" + first_line(e) + ")");
+    throw std::runtime_error("rank " + std::to_string(env.rank) +
+                             ": cannot join the process "
+                             "group at " +
+                             where + " (" + first_line(e) + ")");
   }
 #ifdef USE_C10D_NCCL
   if (nccl) {
@@ -154,8 +155,8 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
     nccl_options->timeout = timeout;
     try {
       impl_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-          c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env.rank,
-          env.world_size, nccl_options);
+          c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store), env.rank, env.world_size,
+          nccl_options);
     } catch (const std::exception& e) {
       throw std::runtime_error("rank " + std::to_string(env.rank) + ": cannot start NCCL (" +
                                first_line(e) + "); --dist-backend gloo works without it");
@@ -314,7 +315,8 @@ extern "C" void remember_signal(int sig) { g_forward_signal = sig; }
 // a moment later; another program taking it in between fails the rendezvous with one line).
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
+  if (fd < 0)
+    throw std::runtime_error(std::string("cannot open a socket: ") + std::strerror(errno));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -467,8 +467,10 @@ at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor&
   // The kernels read the weights' memory directly: a model moved to a GPU must not reach them.
   for (const at::Tensor* w : {&w1, &b1, &w2, &fire})
     if (!w->device().is_cpu())
-      throw std::invalid_argument("fast_step: the model's weights and the fire mask must be on "
-                                  "the CPU, found one on " + w->device().str());
+      throw std::invalid_argument(
+          "fast_step: the model's weights and the fire mask must be on "
+          "the CPU, found one on " +
+          w->device().str());
   const bool grad = torch::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() ||
                                                       b1.requires_grad() || w2.requires_grad());
   if (!grad) {
@@ -476,7 +478,7 @@ at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor&
     return forward_impl(x, fire, packed, static_cast<float>(cfg.alive_threshold), false).out;
   }
   return apply_autograd_function<FastStepFunction>(x, w1, b1, w2, fire, int64_t{cfg.filters()},
-                                                  angle, cfg.alive_threshold);
+                                                   angle, cfg.alive_threshold);
 }
 
 at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, at::Generator& gen, double angle) {

@@ -18,7 +18,7 @@ namespace {
 // what a training process holds besides the pool and the rollout. Measured as the peak
 // resident memory of `nca train` over grids, batches and rollout lengths (docs/robustness.md,
 // "Memory"); the estimate is meant to be above the measurement, not below.
-constexpr double kFastBytesPerCellStep = 96;    // measured: 29 to 63
+constexpr double kFastBytesPerCellStep = 96;     // measured: 29 to 63
 constexpr double kTorchBytesPerCellStep = 1100;  // measured: 895 and 962 (hidden 128)
 constexpr double kFixedBytes = 200e6;            // measured: 176 MB for a run of 8 x 8 cells
 
@@ -42,8 +42,8 @@ void check_steps(const std::string& flag, int64_t steps) {
 
 void check_grid(const std::string& what, int64_t h, int64_t w) {
   if (h < 3 || w < 3 || h > kMaxGridSide || w > kMaxGridSide)
-    throw UsageError(fmt::format("{}: a grid is 3 to {} cells a side, got {}x{}", what,
-                                 kMaxGridSide, h, w));
+    throw UsageError(
+        fmt::format("{}: a grid is 3 to {} cells a side, got {}x{}", what, kMaxGridSide, h, w));
 }
 
 void check_frame(int64_t h, int64_t w, int64_t scale) {
@@ -63,8 +63,8 @@ MemoryEstimate estimate_training_memory(const TrainConfig& cfg, bool fast) {
   const double cells = static_cast<double>(cfg.grid()) * static_cast<double>(cfg.grid());
   if (cfg.uses_pool()) m.pool = static_cast<double>(cfg.pool) * cfg.model.channels * cells * 4.0;
   const double batch = cfg.batch;
-  const double per_cell_step = fast ? kFastBytesPerCellStep
-                                    : kTorchBytesPerCellStep * cfg.model.hidden / 128.0;
+  const double per_cell_step =
+      fast ? kFastBytesPerCellStep : kTorchBytesPerCellStep * cfg.model.hidden / 128.0;
   // max-steps is exclusive: the longest rollout has max-steps - 1 steps.
   m.rollout = batch * cells * static_cast<double>(std::max(1, cfg.max_steps - 1)) * per_cell_step;
   m.fixed = kFixedBytes;

@@ -32,8 +32,9 @@ std::string format_progress_line(const ProgressLine& p, int width) {
   std::string rate = "?it/s";
   // About three significant digits, as tqdm shows them.
   const auto digits = [](double v) {
-    return v >= 100 ? fmt::format("{:.0f}", v) : v >= 10 ? fmt::format("{:.1f}", v)
-                                                         : fmt::format("{:.2f}", v);
+    return v >= 100  ? fmt::format("{:.0f}", v)
+           : v >= 10 ? fmt::format("{:.1f}", v)
+                     : fmt::format("{:.2f}", v);
   };
   if (p.rate > 0) rate = p.rate >= 1 ? digits(p.rate) + "it/s" : digits(1 / p.rate) + "s/it";
   const std::string clock =
@@ -45,14 +46,13 @@ std::string format_progress_line(const ProgressLine& p, int width) {
   constexpr int kMinBar = 5;
   // Longest first: bar and loss, bar without loss, no bar, then cut to fit.
   for (int variant = 0; variant < 3; ++variant) {
-    const std::string tail = fmt::format(" {} [{}, {}{}{}]", count, clock, rate,
-                                         variant == 0 ? loss : "", log10);
+    const std::string tail =
+        fmt::format(" {} [{}, {}{}{}]", count, clock, rate, variant == 0 ? loss : "", log10);
     if (variant < 2) {
       const int bar = usable - static_cast<int>(percent.size() + 2 + tail.size());
       if (bar < kMinBar) continue;
       const auto filled = static_cast<int>(fraction * bar);
-      return percent + "|" + std::string(filled, '#') + std::string(bar - filled, ' ') + "|" +
-             tail;
+      return percent + "|" + std::string(filled, '#') + std::string(bar - filled, ' ') + "|" + tail;
     }
     const std::string line = percent + tail;
     return line.substr(0, static_cast<size_t>(std::max(usable, 0)));

@@ -15,8 +15,7 @@ at::Tensor run_steps(NCAModel& model, at::Tensor x, int first_step, int steps, a
                      const RunOptions& options, const FrameSink& sink) {
   torch::NoGradGuard no_grad;
   const int every = std::max(1, options.every);
-  const bool fast =
-      resolve_backend(options.backend, model->config(), x.device()) == Backend::Fast;
+  const bool fast = resolve_backend(options.backend, model->config(), x.device()) == Backend::Fast;
   if (sink) sink(first_step, x);
   for (int s = 1; s <= steps; ++s) {
     x = fast ? fast_step(*model, x, gen, options.angle) : model->step(x, gen, options.angle);
@@ -66,8 +65,8 @@ at::Tensor on_grid(const at::Tensor& t, int64_t height, int64_t width, double an
 }
 
 RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec& cut, int at,
-                       int steps,
-                       at::Generator& gen, const RunOptions& options, const FrameSink& sink) {
+                       int steps, at::Generator& gen, const RunOptions& options,
+                       const FrameSink& sink) {
   const auto device = model->parameters().front().device();
   const int64_t h = options.height > 0 ? options.height : target.size(1);
   const int64_t w = options.width > 0 ? options.width : target.size(2);
@@ -78,10 +77,10 @@ RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec&
   x = run_steps(model, x, 0, at, gen, options, sink);
   RegenResult r;
   r.loss_before_cut = loss(x);
-  const auto mask = (cut.kind == Cut::Circle
-                         ? on_grid(cut_mask(cut, target.size(1), target.size(2), gen), h, w)
-                         : cut_mask(cut, h, w, gen))
-                        .to(device);
+  const auto mask =
+      (cut.kind == Cut::Circle ? on_grid(cut_mask(cut, target.size(1), target.size(2), gen), h, w)
+                               : cut_mask(cut, h, w, gen))
+          .to(device);
   r.cells_removed = (x.select(1, 3).unsqueeze(1) > 0.1).logical_and(mask > 0).sum().item<int64_t>();
   x = x * (1.0 - mask);
   r.loss_after_cut = loss(x);
@@ -92,7 +91,7 @@ RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec&
   // Faint cells below the alive threshold move the loss a little even when nothing living was
   // cut; a ratio of such changes means nothing.
   r.recovered = removed > 0 && r.cells_removed > 0 ? (r.loss_after_cut - r.loss_end) / removed
-                             : std::numeric_limits<double>::quiet_NaN();
+                                                   : std::numeric_limits<double>::quiet_NaN();
   return r;
 }
 

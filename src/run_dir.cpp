@@ -43,7 +43,8 @@ bool is_numbered(const std::string& name, const std::string& prefix, const std::
   if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
       name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
     return false;
-  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  const std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   return digits.find_first_not_of("0123456789") == std::string::npos;
 }
 
@@ -319,8 +320,8 @@ void RunDir::write_config(const std::string& toml) const {
 }
 
 void RunDir::append_loss(const IterationStats& s) {
-  csv_ << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ','
-       << s.steps << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
+  csv_ << s.iteration << ',' << fmt::format("{:.9g},{:.6f}", s.loss, s.log10_loss) << ',' << s.steps
+       << ',' << fmt::format("{:g},{:.4f}", s.lr, s.seconds) << '\n';
   csv_.flush();
   if (!csv_)
     throw std::runtime_error("cannot write '" + loss_csv_path() + "': " + std::strerror(errno));

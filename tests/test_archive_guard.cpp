@@ -12,7 +12,6 @@
 #include "nca/checkpoint.h"
 #include "test_util.h"
 
-
 namespace {
 
 // Pickle opcodes, spelled as torch's pickler writes them (protocol 2).
@@ -85,9 +84,10 @@ TEST_CASE("archive guard: nca's own files pass", "[archive_guard]") {
 
 TEST_CASE("archive guard: a string longer than the pickle is refused", "[archive_guard]") {
   const std::string pkl = Pickle().op("X").u32(0xFFFFFFFFu).op("abc").stop();
-  CHECK_THAT(archive_refusal(archive(pkl)), Contains("corrupt or truncated") &&
-                                        Contains("data.pkl has a string that claims 4294967295 "
-                                                 "bytes where 4 are left"));
+  CHECK_THAT(
+      archive_refusal(archive(pkl)),
+      Contains("corrupt or truncated") && Contains("data.pkl has a string that claims 4294967295 "
+                                                   "bytes where 4 are left"));
 }
 
 TEST_CASE("archive guard: storages and tensor views must fit what the file holds",
@@ -107,7 +107,8 @@ TEST_CASE("archive guard: storages and tensor views must fit what the file holds
   CHECK(archive_refusal(archive(tensor({4, 3, {1}, {1}}).stop())) == "accepted");
   CHECK(archive_refusal(archive(tensor({4, 0, {0, 100}, {100, 1}}).stop())) == "accepted");
   // A storage that is not in the archive.
-  CHECK_THAT(archive_refusal(archive(tensor({}).stop(), 0)), Contains("claims 4 elements for storage 0"));
+  CHECK_THAT(archive_refusal(archive(tensor({}).stop(), 0)),
+             Contains("claims 4 elements for storage 0"));
 }
 
 TEST_CASE("archive guard: memo, nesting, opcodes and globals are those torch writes",
@@ -126,7 +127,8 @@ TEST_CASE("archive guard: memo, nesting, opcodes and globals are those torch wri
              Contains("not an nca file: data.pkl names 'os system'"));
   CHECK_THAT(archive_refusal(archive(Pickle().op("N").op("V").stop())),  // UNICODE, text protocol 0
              Contains("not an nca file: data.pkl holds pickle opcode 86"));
-  CHECK_THAT(archive_refusal(archive(Pickle().op("t").stop())), Contains("closes a group it never opened"));
+  CHECK_THAT(archive_refusal(archive(Pickle().op("t").stop())),
+             Contains("closes a group it never opened"));
   CHECK_THAT(archive_refusal(archive(Pickle().op("NN").stop())),
              Contains("does not end as a pickle should"));
   CHECK_THAT(archive_refusal(archive(Pickle().op("N").bytes)), Contains("data.pkl is cut short"));
@@ -140,8 +142,9 @@ TEST_CASE("archive guard: a record that claims to unpack to gigabytes is refused
   REQUIRE(entry != std::string::npos);
   bytes[entry + 10] = 8;
   for (int i = 0; i < 4; ++i) bytes[entry + 24 + i] = static_cast<char>(i == 0 ? 0x00 : 0xFF);
-  CHECK_THAT(archive_refusal(bytes), Contains("its zip directory has a record that claims 4294967040 "
-                                      "bytes: data.pkl"));
+  CHECK_THAT(archive_refusal(bytes),
+             Contains("its zip directory has a record that claims 4294967040 "
+                      "bytes: data.pkl"));
 }
 
 TEST_CASE("archive guard: the loader refuses through it with the file's name", "[archive_guard]") {

@@ -54,9 +54,9 @@ TEST_CASE("a failed write keeps the previous file and leaves no temporary") {
                       Contains("cannot write '" + path + "': serialiser failed"));
   }
   SECTION("the folder is gone: the system's reason") {
-    CHECK_THROWS_WITH(nca::write_text_atomically(dir.file("gone/model.pt"), "x"),
-                      Contains("cannot write '" + dir.file("gone/model.pt") +
-                               "': No such file or directory"));
+    CHECK_THROWS_WITH(
+        nca::write_text_atomically(dir.file("gone/model.pt"), "x"),
+        Contains("cannot write '" + dir.file("gone/model.pt") + "': No such file or directory"));
   }
   SECTION("the rename fails: a directory is in the way") {
     fs::create_directories(dir.file("taken/sub"));
@@ -93,8 +93,9 @@ TEST_CASE("copy_file_atomically and read_file") {
   // A device without an end, or a FIFO without a writer, is refused before a byte is read
   // (exit 2: the user gave the wrong path), not read until a limit or forever.
   CHECK_THROWS_AS(nca::read_file("/dev/zero", 1 << 20), nca::UsageError);
-  CHECK_THROWS_WITH(nca::read_file("/dev/zero"),
-                    Contains("cannot read '/dev/zero': it is a character device, not a regular file"));
+  CHECK_THROWS_WITH(
+      nca::read_file("/dev/zero"),
+      Contains("cannot read '/dev/zero': it is a character device, not a regular file"));
   REQUIRE(::mkfifo(dir.file("fifo").c_str(), 0600) == 0);
   CHECK_THROWS_WITH(nca::read_file(dir.file("fifo")), Contains("it is a FIFO, not a regular file"));
   CHECK_THROWS_WITH(nca::check_readable_file(dir.file("a"), 2),

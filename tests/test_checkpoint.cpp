@@ -254,8 +254,8 @@ TEST_CASE("hostile checkpoints are refused before they can do harm") {
   const std::string path = dir.file("bad.pt");
   auto refused = [&](const std::string& why) {
     INFO(why);
-    CHECK_THROWS_WITH(nca::load_model(path), Contains("cannot load model '" + path + "'") &&
-                                                 Contains(why));
+    CHECK_THROWS_WITH(nca::load_model(path),
+                      Contains("cannot load model '" + path + "'") && Contains(why));
   };
 
   SECTION("a weight of the wrong shape") {

@@ -14,7 +14,6 @@
 #include "nca/config.h"
 #include "nca/errors.h"
 
-
 TEST_CASE("defaults are the Distill reference settings") {
   nca::TrainConfig c;
   CHECK(c.experiment == nca::Experiment::Regenerating);
@@ -188,10 +187,10 @@ TEST_CASE("integers are read as written: decimal, in range, nothing clamped or w
   CHECK_THAT(read(""), Contains("not a whole number"));
   CHECK_THAT(read(" 5"), Contains("not a whole number"));
   CHECK_THAT(read("-"), Contains("not a whole number"));
-  CHECK_THAT(read("9223372036854775808"), Contains("is out of range"));    // CLI11: clamped
+  CHECK_THAT(read("9223372036854775808"), Contains("is out of range"));  // CLI11: clamped
   CHECK_THAT(read("99999999999999999999999"), Contains("is out of range"));
   CHECK_THAT(read("18446744073709551616", true), Contains("is out of range"));
-  CHECK_THAT(read("-1", true), Contains("'-1' must be zero or more"));      // CLI11: wrapped
+  CHECK_THAT(read("-1", true), Contains("'-1' must be zero or more"));  // CLI11: wrapped
   CHECK(read(std::string(1000, '7')).size() < 200);  // an unbounded value is not echoed whole
 }
 
@@ -216,7 +215,8 @@ TEST_CASE("config files: one value per key, numbers unquoted, text quoted") {
   CHECK(check("# comment\n\niters = 100  # trailing\ntarget = \"a b.png\"\nlr = 2e-3\n").empty());
   CHECK(check("target = 'x.png' # single quotes\r\nresume = true\n").empty());
   CHECK(check("[section]\nwhatever = 1\nwhatever = 2\n").empty());  // CLI11 names unknown keys
-  CHECK(check("iters = 100\niters = 200\n") == "line 2: key 'iters' is given twice (first on line 1)");
+  CHECK(check("iters = 100\niters = 200\n") ==
+        "line 2: key 'iters' is given twice (first on line 1)");
   CHECK(check("iters =\n") == "line 1: key 'iters' has no value");
   CHECK(check("iters = # none\n") == "line 1: key 'iters' has no value");
   CHECK(check("iters = \"100\"\n") ==

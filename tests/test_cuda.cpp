@@ -6,8 +6,8 @@
 #include "nca/checkpoint.h"
 #include "nca/device.h"
 #include "nca/fast_step.h"
-#include "nca/torch_compat.h"
 #include "nca/model.h"
+#include "nca/torch_compat.h"
 #include "nca/trainer.h"
 #include "test_util.h"
 
@@ -16,10 +16,11 @@ using nca::test::square_target;
 namespace {
 
 // Ends a test case where LibTorch sees no GPU (a CPU-only LibTorch, or a machine without one).
-#define REQUIRE_GPU()                                                                \
-  if (!torch::cuda::is_available())                                                  \
-  NCA_SKIP("skipped: no CUDA GPU visible to this LibTorch (a CPU-only LibTorch, or no " \
-           "GPU); this test runs only on a GPU machine")
+#define REQUIRE_GPU()                                                              \
+  if (!torch::cuda::is_available())                                                \
+  NCA_SKIP(                                                                        \
+      "skipped: no CUDA GPU visible to this LibTorch (a CPU-only LibTorch, or no " \
+      "GPU); this test runs only on a GPU machine")
 
 nca::NCAModel shipped_model() {
   return nca::load_model(nca::test::source_path("data/models/lizard-regenerating.pt"));
@@ -62,8 +63,7 @@ TEST_CASE("cuda: one step equals the CPU step within 1e-5 on the same fire masks
   }
 }
 
-TEST_CASE("cuda: 50 training iterations follow the CPU loss curve within 1e-3 relative",
-          "[cuda]") {
+TEST_CASE("cuda: 50 training iterations follow the CPU loss curve within 1e-3 relative", "[cuda]") {
   REQUIRE_GPU();
   const auto cfg = tiny_config();
   nca::Trainer cpu(cfg, square_target(cfg), torch::kCPU);
@@ -77,8 +77,9 @@ TEST_CASE("cuda: 50 training iterations follow the CPU loss curve within 1e-3 re
   CHECK(worst <= 1e-3);
 }
 
-TEST_CASE("cuda: a checkpoint written on CUDA loads on the CPU, and back, Adam's moments on the GPU",
-          "[cuda]") {
+TEST_CASE(
+    "cuda: a checkpoint written on CUDA loads on the CPU, and back, Adam's moments on the GPU",
+    "[cuda]") {
   REQUIRE_GPU();
   nca::test::TempDir dir;
   const auto cfg = tiny_config();

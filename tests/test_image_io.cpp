@@ -245,11 +245,10 @@ TEST_CASE("load_target rejects bad input with a UsageError naming the file", "[i
     const std::string path = dir.file("huge.png");
     // PNG signature, an IHDR chunk claiming 10000 x 10000 RGBA and an empty IDAT chunk (stb_image
     // 2.30 reads the header up to the first IDAT); no pixel data.
-    const unsigned char header[] = {0x89, 'P', 'N',  'G',  '\r', '\n', 0x1a, '\n', 0,   0,   0,
-                                    13,   'I', 'H',  'D',  'R',  0,    0,    0x27, 0x10, 0,   0,
-                                    0x27, 0x10, 8,   6,    0,    0,    0,    0,    0,    0,   0,
-                                    0,    0,   0,    0,    'I',  'D',  'A',  'T',  0,    0,   0,
-                                    0};
+    const unsigned char header[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0,    13,
+                                    'I',  'H', 'D', 'R', 0,    0,    0x27, 0x10, 0, 0, 0x27, 0x10,
+                                    8,    6,   0,   0,   0,    0,    0,    0,    0, 0, 0,    0,
+                                    0,    'I', 'D', 'A', 'T',  0,    0,    0,    0};
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(header), sizeof(header));
     const std::string msg = message_of<nca::UsageError>([&] { nca::load_target(path, 40, 16); });
@@ -431,8 +430,7 @@ TEST_CASE("save_png and load_rgb round-trip", "[image_io]") {
   CHECK(nca::load_rgb(path).pixels == other.pixels);
 
   const std::string missing = dir.file("missing.png");
-  CHECK_THAT(message_of<std::runtime_error>([&] { nca::load_rgb(missing); }),
-             Contains(missing));
+  CHECK_THAT(message_of<std::runtime_error>([&] { nca::load_rgb(missing); }), Contains(missing));
   const std::string unwritable = dir.file("no/such/folder/x.png");
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::save_png(unwritable, img); }),
              Contains("x.png"));
@@ -500,8 +498,7 @@ TEST_CASE("GIF errors name the file", "[image_io]") {
              Contains(missing));
   const std::string text = dir.file("text.gif");
   std::ofstream(text) << "not a gif";
-  CHECK_THAT(message_of<std::runtime_error>([&] { nca::read_gif_info(text); }),
-             Contains(text));
+  CHECK_THAT(message_of<std::runtime_error>([&] { nca::read_gif_info(text); }), Contains(text));
   const std::string nowhere = dir.file("no/such/folder/x.gif");
   CHECK_THAT(message_of<std::runtime_error>([&] { nca::GifWriter(nowhere, 4, 4); }),
              Contains(nowhere));
@@ -533,8 +530,8 @@ TEST_CASE("load_target_from_memory reads what load_target reads, in the document
   {
     nca::GifWriter gif(dir.file("a.gif"), 3, 2);
     RgbImage frame{3, 2, std::vector<uint8_t>(18)};
-    for (size_t i = 0; i < 6; ++i) frame.pixels[3 * i] = 250, frame.pixels[3 * i + 1] = 10,
-                                   frame.pixels[3 * i + 2] = 20;
+    for (size_t i = 0; i < 6; ++i)
+      frame.pixels[3 * i] = 250, frame.pixels[3 * i + 1] = 10, frame.pixels[3 * i + 2] = 20;
     gif.add_frame(frame);
   }
   CHECK(nca::load_target(dir.file("a.gif"), 8, 1).opaque);

@@ -57,7 +57,8 @@ nca::SamplePool small_pool() {
 }
 
 std::string pool_refusal(const std::string& bytes) {
-  return nca::test::refusal_of([&] { nca::read_pool_from_memory(bytes.data(), bytes.size(), "bad.pt"); });
+  return nca::test::refusal_of(
+      [&] { nca::read_pool_from_memory(bytes.data(), bytes.size(), "bad.pt"); });
 }
 
 bool same_bits(const nca::SamplePool& a, const nca::SamplePool& b) {

@@ -52,11 +52,11 @@ TEST_CASE("regenerate on another grid measures against the target placed around 
   nca::RunOptions o;
   o.height = o.width = 14;  // the target's seed cell (5, 5) lands on (7, 7), the grid's
   int frames = 0;
-  auto r = nca::regenerate(model, target, nca::Cut::Half, 3, 4, gen, o,
-                           [&](int, const at::Tensor& x) {
-                             ++frames;
-                             CHECK(x.size(2) == 14);
-                           });
+  auto r =
+      nca::regenerate(model, target, nca::Cut::Half, 3, 4, gen, o, [&](int, const at::Tensor& x) {
+        ++frames;
+        CHECK(x.size(2) == 14);
+      });
   CHECK(frames == 4 + 5);
   CHECK(r.loss_before_cut == Approx((0.2 * 0.2 + 99 * 0.64) / (4 * 196.0)));
   CHECK(r.cells_removed == 1);  // the right half starts at the seed's column on this grid too
@@ -93,8 +93,7 @@ TEST_CASE("on_grid turns anticlockwise, as drawn, about the seed cell") {
 
 TEST_CASE("on_grid turns the target as the rotated perception turns the grown pattern") {
   nca::CheckpointInfo info;
-  auto model =
-      nca::load_model(nca::test::source_path("data/models/lizard-persistent.pt"), &info);
+  auto model = nca::load_model(nca::test::source_path("data/models/lizard-persistent.pt"), &info);
   model->eval();
   auto loss_after_growing = [&](double degrees, double target_degrees) {
     auto gen = at::detail::createCPUGenerator(0);

@@ -19,11 +19,11 @@ namespace nca {
 
 // What a launcher (torchrun, srun, mpirun, `nca train --nproc`) tells each process.
 struct LaunchEnv {
-  int rank = 0;               // RANK: 0 .. world_size-1; rank 0 writes the shared files
-  int world_size = 1;         // WORLD_SIZE: processes in the run
-  int local_rank = 0;         // LOCAL_RANK: index on this machine (picks GPU LOCAL_RANK)
-  std::string master_addr;    // MASTER_ADDR: where rank 0's rendezvous store listens
-  int master_port = 29500;    // MASTER_PORT
+  int rank = 0;             // RANK: 0 .. world_size-1; rank 0 writes the shared files
+  int world_size = 1;       // WORLD_SIZE: processes in the run
+  int local_rank = 0;       // LOCAL_RANK: index on this machine (picks GPU LOCAL_RANK)
+  std::string master_addr;  // MASTER_ADDR: where rank 0's rendezvous store listens
+  int master_port = 29500;  // MASTER_PORT
 };
 
 // The launcher's environment, or nothing when neither RANK nor WORLD_SIZE is set (a plain
@@ -32,8 +32,9 @@ struct LaunchEnv {
 std::optional<LaunchEnv> launch_env_from_environment();
 
 // One process's membership of a run: a TCPStore rendezvous (served by rank 0) and a Gloo
-// process group (and an NCCL one when asked). Every collective waits at most `timeout`; a rank that died or hangs makes the
-// others throw std::runtime_error within it, with one line saying what was lost.
+// process group (and an NCCL one when asked). Every collective waits at most `timeout`; a rank that
+// died or hangs makes the others throw std::runtime_error within it, with one line saying what was
+// lost.
 class ProcessGroup {
  public:
   // `nccl`: the weights and gradients go over NCCL (CUDA tensors, a CUDA LibTorch only);

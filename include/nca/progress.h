@@ -16,9 +16,9 @@ std::string format_clock(double seconds);
 
 struct ProgressLine {
   int64_t done = 0, total = 0;
-  double elapsed = 0;   // seconds since the work (this process's part of it) started
-  double eta = -1;      // seconds left (< 0: unknown yet)
-  double rate = 0;      // iterations per second (0: unknown yet)
+  double elapsed = 0;  // seconds since the work (this process's part of it) started
+  double eta = -1;     // seconds left (< 0: unknown yet)
+  double rate = 0;     // iterations per second (0: unknown yet)
   double loss = 0, log10_loss = 0;
   bool has_loss = true;
 };

@@ -53,7 +53,7 @@ struct RegenResult {
 // the square are cut on the run's grid (both are relative to its centre, the seed cell); the
 // circle is drawn as in training, on the target's grid, and placed by on_grid.
 RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec& cut, int at,
-                       int steps,
-                       at::Generator& gen, const RunOptions& options, const FrameSink& sink);
+                       int steps, at::Generator& gen, const RunOptions& options,
+                       const FrameSink& sink);
 
 }  // namespace nca

@@ -22,8 +22,8 @@
 
 #include <cstdint>
 #include <fstream>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace nca {

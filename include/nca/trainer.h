@@ -31,10 +31,10 @@ struct IterationStats {
 // What one iteration drew from the generator and started from, for tests that replay training
 // in another implementation (tests/training). Recorded only while a trace is attached.
 struct IterationTrace {
-  at::Tensor indices;             // pool indices of the batch, highest loss first (pool runs)
-  at::Tensor damage;              // d x 1 x H x W circle masks cut from the last d samples
-  at::Tensor batch;               // N x C x H x W: the batch the rollout started from (CPU)
-  std::vector<at::Tensor> fire;   // one N x 1 x H x W fire mask per rollout step (CPU)
+  at::Tensor indices;            // pool indices of the batch, highest loss first (pool runs)
+  at::Tensor damage;             // d x 1 x H x W circle masks cut from the last d samples
+  at::Tensor batch;              // N x C x H x W: the batch the rollout started from (CPU)
+  std::vector<at::Tensor> fire;  // one N x 1 x H x W fire mask per rollout step (CPU)
 };
 
 // What data-parallel training adds to an iteration (DESIGN §8), called by the trainer at fixed
@@ -44,8 +44,8 @@ class IterationHooks {
  public:
   virtual ~IterationHooks() = default;
   struct Agreement {
-    bool all_ok = true;    // `ok` on every rank: one rank's non-finite loss or state skips the
-                           // iteration everywhere
+    bool all_ok = true;     // `ok` on every rank: one rank's non-finite loss or state skips the
+                            // iteration everywhere
     bool any_stop = false;  // a stop was requested on some rank: every rank abandons the
                             // iteration, at the same point
   };

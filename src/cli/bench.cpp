@@ -13,8 +13,8 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <unistd.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -46,9 +46,9 @@ double peak_rss_mb() {
 // Flags of `nca train` that bench has no use for: the model's settings come from --model, and
 // bench writes no run directory, checkpoints, pictures or log lines, and starts no processes.
 const std::vector<std::string> kNotForBench = {
-    "--hidden",   "--fire-rate",    "--alive-threshold", "--perception", "--run-dir",
-    "--resume",   "--force",        "--new-pool",        "--nproc",      "--dist-timeout",
-    "--dist-backend", "--log-every", "--save-every",     "--snapshot-every"};
+    "--hidden",       "--fire-rate", "--alive-threshold", "--perception",    "--run-dir",
+    "--resume",       "--force",     "--new-pool",        "--nproc",         "--dist-timeout",
+    "--dist-backend", "--log-every", "--save-every",      "--snapshot-every"};
 
 struct BenchOptions {
   TrainOptions train;
@@ -120,7 +120,8 @@ int bench(int argc, char** argv) {
       "nca bench");
   app.get_formatter()->column_width(32);
   add_train_flags(app, o.train, kNotForBench);
-  app.get_option("--target")->description("Target image (PNG, BMP, TGA, GIF; default: the shipped data/lizard.png)");
+  app.get_option("--target")
+      ->description("Target image (PNG, BMP, TGA, GIF; default: the shipped data/lizard.png)");
   app.get_option("--iters")->description("Training iterations measured");
   const std::string b = "Bench";
   app.add_option("--model", o.model, help::model("lizard-regenerating.pt"))->group(b);

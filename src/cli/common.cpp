@@ -12,8 +12,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
 #include <sys/ioctl.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include "nca/atomic_file.h"
@@ -188,11 +188,11 @@ c10::Device select_device(const std::string& name, int default_index) {
   }
   if (!torch::cuda::is_available())
     throw UsageError("--device " + name +
-                             ": this LibTorch has no CUDA or sees no GPU; use --device cpu "
-                             "(or auto), or build against a CUDA LibTorch (see README)");
+                     ": this LibTorch has no CUDA or sees no GPU; use --device cpu "
+                     "(or auto), or build against a CUDA LibTorch (see README)");
   if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
-    throw UsageError("--device " + name + ": only " +
-                             std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+    throw UsageError("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) +
+                     " CUDA device(s)");
   // cuda means cuda:0 (a data-parallel rank's: cuda:LOCAL_RANK), and the logs say so
   if (!device.has_index()) {
     const int n = static_cast<int>(torch::cuda::device_count());

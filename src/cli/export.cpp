@@ -70,9 +70,8 @@ int export_model(int argc, char** argv) {
     WebPageOptions page;
     page.height = static_cast<int>(h);
     page.width = static_cast<int>(w);
-    page.description =
-        fmt::format("{}, {} training iteration{}", model_name(model_path), info.iteration,
-                    info.iteration == 1 ? "" : "s");
+    page.description = fmt::format("{}, {} training iteration{}", model_name(model_path),
+                                   info.iteration, info.iteration == 1 ? "" : "s");
     const std::string path = export_web_page(model, web_dir, page);
     std::error_code ec;
     spdlog::info("wrote {} ({} KB): open it in a browser, no server or network needed", path,
@@ -80,9 +79,9 @@ int export_model(int argc, char** argv) {
   }
   if (!torch_path.empty()) {
     // nca trains on square grids; a model file that does not record its grid says 0.
-    const int64_t trained_on =
-        info.target.defined() && info.target.size(1) == info.target.size(2) ? info.target.size(1)
-                                                                            : 0;
+    const int64_t trained_on = info.target.defined() && info.target.size(1) == info.target.size(2)
+                                   ? info.target.size(1)
+                                   : 0;
     export_torchscript(model, torch_path, trained_on);
     spdlog::info("wrote {}: in Python, m = torch.jit.load('{}'); x = m.step(m.seed(1, {}, {}))",
                  torch_path, torch_path, h, w);

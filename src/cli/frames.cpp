@@ -80,7 +80,8 @@ void add_grid_option(CLI::App& app, std::string& grid) {
 
 void add_angle_option(CLI::App& app, double& degrees) {
   app.add_option("--angle", degrees,
-                 "Rotate the perception by DEG degrees: the pattern grows turned (anticlockwise for DEG > 0)")
+                 "Rotate the perception by DEG degrees: the pattern grows turned (anticlockwise "
+                 "for DEG > 0)")
       ->capture_default_str();
 }
 
@@ -112,9 +113,10 @@ void check_run_model_options(const RunModelOptions& o) {
   require_positive("--scale", o.scale);
   require_positive("--gif-delay", o.delay_cs);
   if (o.delay_cs > limits::kMaxGifDelay)
-    throw UsageError(fmt::format("--gif-delay {} is out of range: 1 to {} (1/100 s; a GIF stores "
-                                 "it in 16 bits)",
-                                 o.delay_cs, limits::kMaxGifDelay));
+    throw UsageError(
+        fmt::format("--gif-delay {} is out of range: 1 to {} (1/100 s; a GIF stores "
+                    "it in 16 bits)",
+                    o.delay_cs, limits::kMaxGifDelay));
   limits::check_threads("--threads", o.threads);
   if (!o.gif.empty() && !ends_with_ci(o.gif, ".gif"))
     throw UsageError("--gif '" + excerpt(o.gif) + "': a GIF path must end in .gif");
@@ -125,12 +127,14 @@ void check_run_model_options(const RunModelOptions& o) {
 void check_not_input(const char* flag, const std::string& output, const std::string& input) {
   std::error_code ec;
   if (fs::equivalent(output, input, ec))
-    throw UsageError(fmt::format("{} '{}' is the model being read ('{}'): writing it would "
-                                 "destroy it; choose another path",
-                                 flag, excerpt(output), excerpt(input)));
+    throw UsageError(
+        fmt::format("{} '{}' is the model being read ('{}'): writing it would "
+                    "destroy it; choose another path",
+                    flag, excerpt(output), excerpt(input)));
 }
 
-void check_outputs(const RunModelOptions& o, const std::string& model_path, const std::string& gif) {
+void check_outputs(const RunModelOptions& o, const std::string& model_path,
+                   const std::string& gif) {
   if (RunDir::is_run_directory(o.out))
     throw UsageError("--out '" + excerpt(o.out) +
                      "' is a training run directory (its loss.csv would be replaced by this "

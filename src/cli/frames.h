@@ -17,21 +17,22 @@ namespace nca::cli {
 
 // The options every "run a model" command takes.
 struct RunModelOptions {
-  std::string model;  // model file or run directory ("" = the shipped default)
-  std::string out;    // folder for frames and the GIF
-  std::string gif;    // GIF path ("" = <out>/<default name>)
-  std::string video;  // MP4 path ("" = none)
-  int every = 1;      // keep every K-th frame
-  int scale = 4;      // upscaling factor of frames
-  int delay_cs = 4;   // GIF time per frame, hundredths of a second
+  std::string model;          // model file or run directory ("" = the shipped default)
+  std::string out;            // folder for frames and the GIF
+  std::string gif;            // GIF path ("" = <out>/<default name>)
+  std::string video;          // MP4 path ("" = none)
+  int every = 1;              // keep every K-th frame
+  int scale = 4;              // upscaling factor of frames
+  int delay_cs = 4;           // GIF time per frame, hundredths of a second
   bool step_counter = false;  // draw the step number into each frame
-  uint64_t seed = 0;  // fire masks (and random cuts)
+  uint64_t seed = 0;          // fire masks (and random cuts)
   std::string device = "auto";
   std::string backend = "auto";  // auto | torch | fast
   int threads = 0;
 };
 
-// Adds --model --out --gif --video --every --scale --gif-delay --step-counter --seed --device --backend
+// Adds --model --out --gif --video --every --scale --gif-delay --step-counter --seed --device
+// --backend
 // --threads.
 void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string& default_model,
                            const std::string& default_out);

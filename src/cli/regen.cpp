@@ -116,8 +116,7 @@ int regen(int argc, char** argv) {
   // is off the grid.
   const at::Tensor placed = on_grid(m.info.target, h, w);
   if (placed.select(0, 3).sum().item<double>() < m.info.target.select(0, 3).sum().item<double>())
-    spdlog::warn("the target does not fit on the {}x{} grid: the loss counts the part on it", h,
-                 w);
+    spdlog::warn("the target does not fit on the {}x{} grid: the loss counts the part on it", h, w);
   const RegenResult r =
       regenerate(m.model, m.info.target, CutSpec(cut, cut_size), at, steps, gen, ro,
                  [&](int step, const at::Tensor& state) { frames.write(step, state); });

@@ -1,13 +1,14 @@
 // `nca train`: resolve the config (defaults < --config file < flags), train with a progress
-// display into the run directory (nca/run_dir.h), save on Ctrl-C, SIGTERM or SIGHUP, resume with --resume.
+// display into the run directory (nca/run_dir.h), save on Ctrl-C, SIGTERM or SIGHUP, resume with
+// --resume.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
-#include <filesystem>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <functional>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -25,8 +26,8 @@
 #include "nca/fast_step.h"
 #include "nca/image_io.h"
 #include "nca/limits.h"
-#include "nca/progress.h"
 #include "nca/model.h"
+#include "nca/progress.h"
 #include "nca/run_dir.h"
 #include "nca/trainer.h"
 #include "train_flags.h"
@@ -77,7 +78,8 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
   if (help) return o;
   if (o.resume && o.config_option->count() == 0) {
     std::string dir = o.run_dir;
-    if (dir.empty() && !o.cfg.target.empty()) dir = RunDir::default_path(o.cfg.target, o.experiment);
+    if (dir.empty() && !o.cfg.target.empty())
+      dir = RunDir::default_path(o.cfg.target, o.experiment);
     const std::string saved = dir.empty() ? "" : RunDir::config_path_of(dir);
     std::error_code ec;
     if (!saved.empty() && fs::exists(saved, ec)) {
@@ -125,18 +127,17 @@ std::string check_memory(const TrainConfig& shard, bool fast, const c10::Device&
   // The pool is always kept in host memory; on a GPU the rollout's states are in the GPU's.
   const double on_gpu = device.is_cuda() ? m.rollout * local : 0;
   const double need = m.total() * local - on_gpu, have = limits::machine_memory();
-  const std::string rollout =
-      on_gpu > 0 ? std::string()
-                 : fmt::format("rollout of {} steps {}, ", shard.max_steps - 1,
-                               limits::format_bytes(m.rollout));
+  const std::string rollout = on_gpu > 0
+                                  ? std::string()
+                                  : fmt::format("rollout of {} steps {}, ", shard.max_steps - 1,
+                                                limits::format_bytes(m.rollout));
   const std::string what = fmt::format(
       "about {} of {}memory{} (pool {}, {}program {})", limits::format_bytes(need),
       on_gpu > 0 ? "host " : "", local > 1 ? fmt::format(" for {} processes", local) : "",
       limits::format_bytes(m.pool), rollout, limits::format_bytes(m.fixed));
   if (have > 0 && need > have)
     throw UsageError("this run needs " + what + ", more than this machine's " +
-                     limits::format_bytes(have) +
-                     ": lower --max-steps, --batch, --pool or --size");
+                     limits::format_bytes(have) + ": lower --max-steps, --batch, --pool or --size");
   const std::string processes = local > 1 ? fmt::format(" for {} processes", local) : "";
   if (device.is_cuda())  // the GPU's own limit is LibTorch's to report
     return fmt::format("peak memory about {} on the host and {} on the GPU{}",
@@ -269,9 +270,9 @@ std::optional<TrainConfig> saved_config(const std::string& path) {
 }
 
 // What --resume may not change: what the model, its pool and its generator were made with.
-constexpr const char* kFixedOnResume[] = {
-    "target", "experiment", "size",  "pad",  "hidden", "perception", "fire-rate",
-    "alive-threshold", "pool", "seed"};
+constexpr const char* kFixedOnResume[] = {"target", "experiment", "size",      "pad",
+                                          "hidden", "perception", "fire-rate", "alive-threshold",
+                                          "pool",   "seed"};
 
 // A resumed run goes on as it was set up: refuses (UsageError) a flag or --config that changes
 // what defines the run (kFixedOnResume) from the run's config.toml, and says what else changes
@@ -331,8 +332,9 @@ void check_shards(const TrainConfig& cfg, int world) {
 }
 
 UsageError nccl_needs_cuda() {
-  return UsageError("--dist-backend nccl works between GPUs: add --device cuda, or use "
-                    "--dist-backend gloo (or auto) on the CPU");
+  return UsageError(
+      "--dist-backend nccl works between GPUs: add --device cuda, or use "
+      "--dist-backend gloo (or auto) on the CPU");
 }
 
 // Whether the ranks talk over NCCL. NCCL wants a GPU per process: --device cuda gives each its
@@ -360,8 +362,9 @@ int train(int argc, char** argv) {
   const auto env = launch_env_from_environment();
   if (o.nproc > 0) {
     if (env)
-      throw UsageError("--nproc starts its own processes: leave it out under a launcher that "
-                       "sets RANK and WORLD_SIZE");
+      throw UsageError(
+          "--nproc starts its own processes: leave it out under a launcher that "
+          "sets RANK and WORLD_SIZE");
     // What every rank would refuse alike is refused once, here.
     apply_choices(o);
     if (o.cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
@@ -383,7 +386,8 @@ int train(int argc, char** argv) {
   // A worker torchrun restarted after a failure resumes the run, when there is one to resume.
   if (restarted_by_launcher() && !o.resume && !o.force) {
     std::string dir = o.run_dir;
-    if (dir.empty() && !o.cfg.target.empty()) dir = RunDir::default_path(o.cfg.target, o.experiment);
+    if (dir.empty() && !o.cfg.target.empty())
+      dir = RunDir::default_path(o.cfg.target, o.experiment);
     std::error_code ec;
     if (!dir.empty() && fs::exists(fs::path(dir) / "model.pt", ec)) {
       std::vector<std::string> args(argv, argv + argc);
@@ -400,7 +404,8 @@ int train(int argc, char** argv) {
   if (o.resume && !o.run_dir.empty()) RunDir::check(o.run_dir, mode);
   // --resume with a --config of its own: the target is still the run's.
   if (o.resume && cfg.target.empty() && !o.run_dir.empty())
-    if (const auto saved = saved_config(RunDir::config_path_of(o.run_dir))) cfg.target = saved->target;
+    if (const auto saved = saved_config(RunDir::config_path_of(o.run_dir)))
+      cfg.target = saved->target;
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
   cfg.validate();
   if (o.run_dir.empty()) o.run_dir = RunDir::default_path(cfg.target, to_string(cfg.experiment));
@@ -422,10 +427,11 @@ int train(int argc, char** argv) {
   if (parallel) {
     const bool nccl = use_nccl(o.dist_backend, cfg.device, device);
     group = std::make_unique<ProcessGroup>(*env, std::chrono::seconds(o.dist_timeout), nccl);
-    spdlog::info("rank 0 of {} processes ({}, rendezvous {}:{}); batch {} and pool {} per "
-                 "process",
-                 world, nccl ? "NCCL" : "Gloo", env->master_addr, env->master_port, shard.batch,
-                 cfg.uses_pool() ? shard.pool : 0);
+    spdlog::info(
+        "rank 0 of {} processes ({}, rendezvous {}:{}); batch {} and pool {} per "
+        "process",
+        world, nccl ? "NCCL" : "Gloo", env->master_addr, env->master_port, shard.batch,
+        cfg.uses_pool() ? shard.pool : 0);
   }
 
   // Before the run directory exists: a stop request from here on is kept, and the run stops
@@ -444,7 +450,8 @@ int train(int argc, char** argv) {
           RunDir::saved_world_size(o.run_dir, read_checkpoint_info(model_path).iteration);
       if (saved_world != world)
         throw UsageError("'" + o.run_dir + "' was trained by " + std::to_string(saved_world) +
-                         " process" + (saved_world == 1 ? "" : "es") + " (each holds a share of "
+                         " process" + (saved_world == 1 ? "" : "es") +
+                         " (each holds a share of "
                          "the pool): resume it with " +
                          (saved_world == 1 ? std::string("no --nproc")
                                            : "--nproc " + std::to_string(saved_world)) +
@@ -467,8 +474,8 @@ int train(int argc, char** argv) {
       image = load_target(cfg.target, cfg.size, cfg.pad);
       target = target_tensor(*image);
       spdlog::info("target {}: {}x{} image in a {}x{} grid; device {}, {} thread{}{}", cfg.target,
-                   image->image_width, image->image_height, image->grid, image->grid,
-                   device.str(), threads, threads == 1 ? "" : "s", parallel ? " per process" : "");
+                   image->image_width, image->image_height, image->grid, image->grid, device.str(),
+                   threads, threads == 1 ? "" : "s", parallel ? " per process" : "");
       if (image->opaque)
         spdlog::warn("target '{}' has no transparency: the whole square is the shape to grow",
                      cfg.target);
@@ -515,20 +522,22 @@ int train(int argc, char** argv) {
     } else {
       sizes = fmt::format("a {}x{} grid", cfg.grid(), cfg.grid());
     }
-    spdlog::info("cost: {}; about {} for {} iteration{} ({:.1f} ms a rollout step of grown "
-                 "states); {}; about {} on disk per save (pool.pt {}, model.pt {})",
-                 sizes, format_duration(per_iteration * static_cast<double>(left)), left,
-                 left == 1 ? "" : "s",
-                 step * 1e3, memory, limits::format_bytes(save.model + save.pool),
-                 limits::format_bytes(save.pool), limits::format_bytes(save.model));
+    spdlog::info(
+        "cost: {}; about {} for {} iteration{} ({:.1f} ms a rollout step of grown "
+        "states); {}; about {} on disk per save (pool.pt {}, model.pt {})",
+        sizes, format_duration(per_iteration * static_cast<double>(left)), left,
+        left == 1 ? "" : "s", step * 1e3, memory, limits::format_bytes(save.model + save.pool),
+        limits::format_bytes(save.pool), limits::format_bytes(save.model));
     if (image) {
-      const double shrink = std::max(static_cast<double>(image->source_width) / image->image_width,
-                                     static_cast<double>(image->source_height) / image->image_height);
+      const double shrink =
+          std::max(static_cast<double>(image->source_width) / image->image_width,
+                   static_cast<double>(image->source_height) / image->image_height);
       if (shrink > 2)
-        spdlog::warn("target {}x{} is shrunk {:.1f}x to {}x{} (--size {}): its details are lost; "
-                     "a larger --size keeps more (time and memory grow with its square)",
-                     image->source_width, image->source_height, shrink, image->image_width,
-                     image->image_height, cfg.size);
+        spdlog::warn(
+            "target {}x{} is shrunk {:.1f}x to {}x{} (--size {}): its details are lost; "
+            "a larger --size keeps more (time and memory grow with its square)",
+            image->source_width, image->source_height, shrink, image->image_width,
+            image->image_height, cfg.size);
     }
   }
   // The iteration model.pt holds on disk (-1: none yet), for the message when a write fails.
@@ -565,8 +574,8 @@ int train(int argc, char** argv) {
   if (o.resume) {
     on_every_rank(group.get(), "could not resume", [&] {
       const int64_t k = read_checkpoint_info(model_path).iteration;
-      const std::string pool_file = writer ? run->pool_path()
-                                           : RunDir::rank_state_path(o.run_dir, rank, k, true);
+      const std::string pool_file =
+          writer ? run->pool_path() : RunDir::rank_state_path(o.run_dir, rank, k, true);
       std::error_code ec;
       if (cfg.uses_pool() && !o.new_pool && !fs::exists(fs::symlink_status(pool_file, ec)))
         throw UsageError("'" + excerpt(pool_file) +
@@ -646,12 +655,13 @@ int train(int argc, char** argv) {
   std::string summary;
   if (progress->iterations_run() > 0) {
     const RecentMean& recent = progress->recent_loss();
-    summary = fmt::format("{} iteration{} in {} ({:.2f} it/s), mean loss of the last {} {:.6g} "
-                          "(log10 {:.3f})",
-                          progress->iterations_run(), progress->iterations_run() == 1 ? "" : "s",
-                          format_duration(progress->elapsed()),
-                          progress->iterations_run() / std::max(progress->elapsed(), 1e-9),
-                          recent.size(), recent.mean(), std::log10(recent.mean()));
+    summary = fmt::format(
+        "{} iteration{} in {} ({:.2f} it/s), mean loss of the last {} {:.6g} "
+        "(log10 {:.3f})",
+        progress->iterations_run(), progress->iterations_run() == 1 ? "" : "s",
+        format_duration(progress->elapsed()),
+        progress->iterations_run() / std::max(progress->elapsed(), 1e-9), recent.size(),
+        recent.mean(), std::log10(recent.mean()));
   }
   const std::string dir = shell_word(o.run_dir);
   if (stopped) {
@@ -665,11 +675,12 @@ int train(int argc, char** argv) {
                  trainer.iteration() == 1 ? "" : "s", model_path,
                  summary.empty() ? "" : "; " + summary);
   }
-  spdlog::info("next: nca grow --model {0} --out {1}  |  nca regen --model {0} --out {2}  |  "
-               "nca export --model {0} --web {3}",
-               dir, shell_word((fs::path(o.run_dir) / "grow").string()),
-               shell_word((fs::path(o.run_dir) / "regen").string()),
-               shell_word((fs::path(o.run_dir) / "web").string()));
+  spdlog::info(
+      "next: nca grow --model {0} --out {1}  |  nca regen --model {0} --out {2}  |  "
+      "nca export --model {0} --web {3}",
+      dir, shell_word((fs::path(o.run_dir) / "grow").string()),
+      shell_word((fs::path(o.run_dir) / "regen").string()),
+      shell_word((fs::path(o.run_dir) / "web").string()));
   return 0;
 }
 

@@ -50,9 +50,7 @@ void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::stri
   app.add_option("--damage", c.damage, "Regenerating: lowest-loss samples cut by a random circle")
       ->capture_default_str()
       ->group(training);
-  app.add_option("--seed", c.seed, help::kSeed)
-      ->capture_default_str()
-      ->group(training);
+  app.add_option("--seed", c.seed, help::kSeed)->capture_default_str()->group(training);
   const std::string model = "Model";
   app.add_option("--hidden", m.hidden, "Hidden width of the update network")
       ->capture_default_str()
@@ -69,15 +67,9 @@ void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::stri
       ->capture_default_str()
       ->group(model);
   const std::string run = "Run";
-  app.add_option("--device", c.device, help::kDevice)
-      ->capture_default_str()
-      ->group(run);
-  app.add_option("--threads", c.threads, help::kThreads)
-      ->capture_default_str()
-      ->group(run);
-  app.add_option("--backend", o.backend, help::kBackend)
-      ->capture_default_str()
-      ->group(run);
+  app.add_option("--device", c.device, help::kDevice)->capture_default_str()->group(run);
+  app.add_option("--threads", c.threads, help::kThreads)->capture_default_str()->group(run);
+  app.add_option("--backend", o.backend, help::kBackend)->capture_default_str()->group(run);
   app.add_option("--run-dir", o.run_dir, "Run directory (default runs/<target>-<experiment>)")
       ->group(run);
   app.add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);

@@ -20,9 +20,9 @@ struct TrainOptions {
   std::string run_dir;
   bool resume = false;
   bool force = false;
-  bool new_pool = false;     // --new-pool: resume with a pool of seeds when pool.pt is missing
-  int nproc = 0;             // --nproc: local data-parallel processes (0: none started)
-  int dist_timeout = 60;     // seconds any collective may wait for the other ranks
+  bool new_pool = false;  // --new-pool: resume with a pool of seeds when pool.pt is missing
+  int nproc = 0;          // --nproc: local data-parallel processes (0: none started)
+  int dist_timeout = 60;  // seconds any collective may wait for the other ranks
   std::string dist_backend = "auto";  // auto | gloo | nccl
   CLI::Option* config_option = nullptr;
   std::vector<std::string> config_only;  // flags add_train_flags left out of the command line

@@ -3,9 +3,9 @@
 // tests/distributed/test_data_parallel.sh.
 //
 //   nca_dp_probe train TARGET OUT [N]  a tiny regenerating run (global batch 8, pool 32), N
-//                                   (default 6) iterations with the DataParallel hooks; writes this rank's
-//                                   final weights to OUT.rank<R> (raw float32) and prints one
-//                                   line per iteration: "iteration loss" (the global loss)
+//                                   (default 6) iterations with the DataParallel hooks; writes this
+//                                   rank's final weights to OUT.rank<R> (raw float32) and prints
+//                                   one line per iteration: "iteration loss" (the global loss)
 //   nca_dp_probe allreduce N        N all-reduces (averages) of the model's 10,368 gradients;
 //                                   rank 0 prints the mean time of one (docs/performance.md)
 //   nca_dp_probe gradient TARGET    the gradient of the loss of 8 fixed states over 6 steps with

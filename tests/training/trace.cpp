@@ -59,8 +59,7 @@ std::string write_bin(const std::string& path, const at::Tensor& t) {
           static_cast<std::streamsize>(v.numel() * sizeof(float)));
   if (!f) throw std::runtime_error("cannot write '" + path + "'");
   std::string shape = "[";
-  for (int64_t d = 0; d < v.dim(); ++d)
-    shape += (d ? "," : "") + std::to_string(v.size(d));
+  for (int64_t d = 0; d < v.dim(); ++d) shape += (d ? "," : "") + std::to_string(v.size(d));
   return shape + "]";
 }
 
@@ -74,8 +73,8 @@ std::string json_number(double v) {
 std::string write_weights(nca::NCAModel& model, const std::string& dir, const std::string& prefix) {
   std::string json = "{";
   for (const auto& p : model->named_parameters())
-    json += std::string(json.size() > 1 ? "," : "") + "\"" + p.key() + "\":" +
-            write_bin(dir + "/" + prefix + p.key() + ".bin", p.value());
+    json += std::string(json.size() > 1 ? "," : "") + "\"" + p.key() +
+            "\":" + write_bin(dir + "/" + prefix + p.key() + ".bin", p.value());
   return json + "}";
 }
 
@@ -92,24 +91,20 @@ int run(int argc, char** argv) {
   nca::Trainer trainer(cfg, target, torch::kCPU);
   const auto& m = cfg.model;
 
-  std::string json = "{\"experiment\":\"" + nca::to_string(cfg.experiment) + "\"" +
-                     ",\"backend\":\"" + nca::to_string(trainer.backend()) + "\"" +
-                     ",\"grid\":" + std::to_string(cfg.grid()) +
-                     ",\"channels\":" + std::to_string(m.channels) +
-                     ",\"hidden\":" + std::to_string(m.hidden) +
-                     ",\"batch\":" + std::to_string(cfg.batch) +
-                     ",\"pool\":" + std::to_string(cfg.pool) +
-                     ",\"damage\":" + std::to_string(cfg.damage) +
-                     ",\"min_steps\":" + std::to_string(cfg.min_steps) +
-                     ",\"max_steps\":" + std::to_string(cfg.max_steps) +
-                     ",\"fire_rate\":" + json_number(m.fire_rate) +
-                     ",\"alive_threshold\":" + json_number(m.alive_threshold) +
-                     ",\"lr\":" + json_number(cfg.lr) +
-                     ",\"lr_decay_at\":" + std::to_string(cfg.lr_decay_at) +
-                     ",\"lr_decay\":" + json_number(cfg.lr_decay) +
-                     ",\"target\":" + write_bin(dir + "/target.bin", trainer.target()) +
-                     ",\"init\":" + write_weights(trainer.model(), dir, "init_") +
-                     ",\"iterations\":[";
+  std::string json =
+      "{\"experiment\":\"" + nca::to_string(cfg.experiment) + "\"" + ",\"backend\":\"" +
+      nca::to_string(trainer.backend()) + "\"" + ",\"grid\":" + std::to_string(cfg.grid()) +
+      ",\"channels\":" + std::to_string(m.channels) + ",\"hidden\":" + std::to_string(m.hidden) +
+      ",\"batch\":" + std::to_string(cfg.batch) + ",\"pool\":" + std::to_string(cfg.pool) +
+      ",\"damage\":" + std::to_string(cfg.damage) +
+      ",\"min_steps\":" + std::to_string(cfg.min_steps) +
+      ",\"max_steps\":" + std::to_string(cfg.max_steps) +
+      ",\"fire_rate\":" + json_number(m.fire_rate) +
+      ",\"alive_threshold\":" + json_number(m.alive_threshold) + ",\"lr\":" + json_number(cfg.lr) +
+      ",\"lr_decay_at\":" + std::to_string(cfg.lr_decay_at) +
+      ",\"lr_decay\":" + json_number(cfg.lr_decay) +
+      ",\"target\":" + write_bin(dir + "/target.bin", trainer.target()) +
+      ",\"init\":" + write_weights(trainer.model(), dir, "init_") + ",\"iterations\":[";
   nca::IterationTrace trace;
   trainer.set_trace(&trace);
   for (int k = 0; k < kIterations; ++k) {
@@ -122,8 +117,8 @@ int run(int argc, char** argv) {
     json += std::string(k ? "," : "") + "{\"loss\":" + json_number(stats.loss) +
             ",\"steps\":" + std::to_string(stats.steps) + ",\"lr\":" + json_number(stats.lr) +
             ",\"indices\":" + indices + "]" +
-            ",\"batch\":" + write_bin(dir + "/batch_" + it + ".bin", trace.batch) +
-            ",\"fire\":" + write_bin(dir + "/fire_" + it + ".bin", torch::stack(trace.fire).squeeze(2)) +
+            ",\"batch\":" + write_bin(dir + "/batch_" + it + ".bin", trace.batch) + ",\"fire\":" +
+            write_bin(dir + "/fire_" + it + ".bin", torch::stack(trace.fire).squeeze(2)) +
             ",\"damage\":" + write_bin(dir + "/damage_" + it + ".bin", trace.damage) +
             ",\"weights\":" + write_weights(trainer.model(), dir, "iter_" + it + "_") + "}";
   }
