@@ -436,27 +436,26 @@ struct FastStepFunction : public torch::autograd::Function<FastStepFunction> {
 
 }  // namespace
 
-bool fast_step_supports(const ModelConfig& cfg) { return cfg.channels == kChannels; }
+std::string fast_step_unsupported(const ModelConfig& cfg) {
+  if (cfg.channels != kChannels)
+    return "needs 16 state channels, the model has " + std::to_string(cfg.channels);
+  // The kernels' filters: identity, Sobel x and y, and the Laplacian for Full (filters() of 4).
+  // A perception they do not compute must be added here, and -Wswitch says so.
+  switch (cfg.perception) {
+    case Perception::Full:
+    case Perception::Distill:
+      return {};
+  }
+  return "has no kernels for perception " + to_string(cfg.perception);
+}
 
 std::string fast_step_isa() { return fast::kernels().isa; }
-
-Backend resolve_backend(Backend requested, const ModelConfig& model, const c10::Device& device) {
-  const bool possible = device.is_cpu() && fast_step_supports(model);
-  if (requested == Backend::Auto) return possible ? Backend::Fast : Backend::Torch;
-  if (requested == Backend::Fast && !device.is_cpu())
-    throw UsageError("backend fast runs on the CPU only; use --backend torch (or auto) on " +
-                     device.str());
-  if (requested == Backend::Fast && !possible)
-    throw UsageError("backend fast needs 16 state channels, the model has " +
-                     std::to_string(model.channels) + "; use --backend torch (or auto)");
-  return requested;
-}
 
 at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor& fire,
                      double angle) {
   const auto& cfg = model.config();
   if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat || x.dim() != 4 ||
-      x.size(1) != kChannels || !fast_step_supports(cfg))
+      x.size(1) != kChannels || !fast_step_unsupported(cfg).empty())
     throw std::invalid_argument("fast_step: needs a CPU float32 N x 16 x H x W state, got " +
                                 c10::str(x.sizes()) + " " + c10::str(x.scalar_type()) + " on " +
                                 x.device().str());

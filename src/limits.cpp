@@ -14,13 +14,11 @@
 namespace nca::limits {
 namespace {
 
-// Bytes one cell of one sample keeps for backpropagation per rollout step, at the peak, and
-// what a training process holds besides the pool and the rollout. Measured as the peak
-// resident memory of `nca train` over grids, batches and rollout lengths (docs/robustness.md,
-// "Memory"); the estimate is meant to be above the measurement, not below.
-constexpr double kFastBytesPerCellStep = 96;     // measured: 29 to 63
-constexpr double kTorchBytesPerCellStep = 1100;  // measured: 895 and 962 (hidden 128)
-constexpr double kFixedBytes = 200e6;            // measured: 176 MB for a run of 8 x 8 cells
+// What a training process holds besides the pool and the rollout (each step's share of the
+// rollout is the Stepper's). Measured as the peak resident memory of `nca train` over grids,
+// batches and rollout lengths (docs/robustness.md, "Memory"); the estimate is meant to be above
+// the measurement, not below.
+constexpr double kFixedBytes = 200e6;  // measured: 176 MB for a run of 8 x 8 cells
 
 }  // namespace
 
@@ -58,15 +56,15 @@ void check_frame(int64_t h, int64_t w, int64_t scale) {
         static_cast<double>(h) * static_cast<double>(scale), h, w, kMaxFramePixels >> 20));
 }
 
-MemoryEstimate estimate_training_memory(const TrainConfig& cfg, bool fast) {
+MemoryEstimate estimate_training_memory(const TrainConfig& cfg,
+                                        double rollout_bytes_per_cell_step) {
   MemoryEstimate m;
   const double cells = static_cast<double>(cfg.grid()) * static_cast<double>(cfg.grid());
   if (cfg.uses_pool()) m.pool = static_cast<double>(cfg.pool) * cfg.model.channels * cells * 4.0;
   const double batch = cfg.batch;
-  const double per_cell_step =
-      fast ? kFastBytesPerCellStep : kTorchBytesPerCellStep * cfg.model.hidden / 128.0;
   // max-steps is exclusive: the longest rollout has max-steps - 1 steps.
-  m.rollout = batch * cells * static_cast<double>(std::max(1, cfg.max_steps - 1)) * per_cell_step;
+  m.rollout = batch * cells * static_cast<double>(std::max(1, cfg.max_steps - 1)) *
+              rollout_bytes_per_cell_step;
   m.fixed = kFixedBytes;
   return m;
 }

@@ -7,18 +7,17 @@
 
 #include <torch/torch.h>
 
-#include "nca/fast_step.h"
-
 namespace nca {
 
 at::Tensor run_steps(NCAModel& model, at::Tensor x, int first_step, int steps, at::Generator& gen,
                      const RunOptions& options, const FrameSink& sink) {
   torch::NoGradGuard no_grad;
   const int every = std::max(1, options.every);
-  const bool fast = resolve_backend(options.backend, model->config(), x.device()) == Backend::Fast;
+  const auto stepper =
+      options.stepper ? options.stepper : make_stepper(Backend::Auto, model->config(), x.device());
   if (sink) sink(first_step, x);
   for (int s = 1; s <= steps; ++s) {
-    x = fast ? fast_step(*model, x, gen, options.angle) : model->step(x, gen, options.angle);
+    x = stepper->step(*model, x, gen, options.angle);
     if (sink && (s % every == 0 || s == steps)) sink(first_step + s, x);
   }
   return x;

@@ -380,7 +380,7 @@ void RunDir::write_growth(Trainer& trainer) const {
   auto gen = at::detail::createCPUGenerator(0);
   RunOptions options;
   options.every = 2;
-  options.backend = trainer.backend();
+  options.stepper = trainer.stepper();
   run_steps(trainer.model(), seed_state(1, m.channels, g, g, torch::TensorOptions().device(device)),
             0, kGrowthSteps, gen, options, [&](int, const at::Tensor& state) {
               gif.add_frame(upscale(render_rgb(state), kPictureScale));

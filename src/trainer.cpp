@@ -11,7 +11,6 @@
 #include "nca/checkpoint.h"
 #include "nca/damage.h"
 #include "nca/device.h"
-#include "nca/fast_step.h"
 #include "nca/pool_file.h"
 #include "nca/torch_compat.h"
 
@@ -82,7 +81,7 @@ Trainer::Trainer(const TrainConfig& cfg, const at::Tensor& target, const torch::
                                 std::to_string(g));
   target_ = target.to(device_, torch::kFloat);
   seed_ = seed_state(1, cfg_.model.channels, g, g)[0];
-  backend_ = resolve_backend(cfg_.backend, cfg_.model, device_);
+  stepper_ = make_stepper(cfg_.backend, cfg_.model, device_);
   model_ = NCAModel(cfg_.model, gen_);
   model_->to(device_);
   optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
@@ -133,8 +132,7 @@ IterationStats Trainer::step() {
       torch::randint(cfg_.min_steps, cfg_.max_steps, {1}, gen_, torch::kLong).item<int64_t>());
   if (hooks_) steps = hooks_->rollout_steps(steps);
   auto x = x0;
-  // Both backends get the same fire masks, drawn from gen_ in the same order.
-  const bool fast = backend_ == Backend::Fast;
+  // Every stepper gets the same fire masks, drawn from gen_ in the same order.
   const auto abandon = [&] {
     gen_.set_state(gen_before);
     IterationStats stats;
@@ -151,7 +149,7 @@ IterationStats Trainer::step() {
     if (!hooks_ && stop_requested()) return abandon();
     const auto fire = fires[s];
     if (trace_) trace_->fire.push_back(fire.cpu());
-    x = fast ? fast_step(*model_, x, fire) : model_->step(x, fire);
+    x = stepper_->step(*model_, x, fire);
   }
 
   auto loss = per_sample_loss(x, target_).mean();
@@ -186,8 +184,8 @@ IterationStats Trainer::step() {
   }
   if (!skip && pool_) pool_->commit(indices, x.detach().cpu());
 
-  last_before_ = x0.detach().cpu();
-  last_after_ = x.detach().cpu();
+  last_before_ = x0.detach();
+  last_after_ = x.detach();
   IterationStats stats;
   stats.iteration = iteration_++;
   stats.loss = hooks_ ? hooks_->reduce_loss(loss.item<double>()) : loss.item<double>();

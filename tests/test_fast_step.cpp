@@ -10,6 +10,7 @@
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
 #include "nca/fast_step.h"
+#include "nca/stepper.h"
 #include "nca/trainer.h"
 #include "test_util.h"
 
@@ -203,14 +204,26 @@ TEST_CASE("fast step refuses a fire mask that is not on the CPU") {
 
 TEST_CASE("backend choice: auto is fast on the CPU, fast refuses what it cannot run") {
   using nca::Backend;
+  const auto chosen = [](Backend b, const ModelConfig& c, const torch::Device& d) {
+    return nca::make_stepper(b, c, d)->backend();
+  };
   ModelConfig cfg;
-  CHECK(nca::resolve_backend(Backend::Auto, cfg, torch::kCPU) == Backend::Fast);
-  CHECK(nca::resolve_backend(Backend::Torch, cfg, torch::kCPU) == Backend::Torch);
-  CHECK(nca::resolve_backend(Backend::Auto, cfg, torch::Device("cuda")) == Backend::Torch);
-  CHECK_THROWS_AS(nca::resolve_backend(Backend::Fast, cfg, torch::Device("cuda")), nca::UsageError);
+  CHECK(chosen(Backend::Auto, cfg, torch::kCPU) == Backend::Fast);
+  CHECK(chosen(Backend::Fast, cfg, torch::kCPU) == Backend::Fast);
+  CHECK(chosen(Backend::Torch, cfg, torch::kCPU) == Backend::Torch);
+  CHECK(chosen(Backend::Auto, cfg, torch::Device("cuda")) == Backend::Torch);
+  CHECK_THROWS_WITH(chosen(Backend::Fast, cfg, torch::Device("cuda")),
+                    "backend fast runs on the CPU only; use --backend torch (or auto) on cuda");
+  CHECK(nca::make_stepper(Backend::Torch, cfg, torch::kCPU)->name() == "torch");
+  CHECK(nca::make_stepper(Backend::Fast, cfg, torch::kCPU)->name() ==
+        "fast (" + nca::fast_step_isa() + " kernels)");
   cfg.channels = 8;
-  CHECK(nca::resolve_backend(Backend::Auto, cfg, torch::kCPU) == Backend::Torch);
-  CHECK_THROWS_AS(nca::resolve_backend(Backend::Fast, cfg, torch::kCPU), nca::UsageError);
+  CHECK(nca::fast_step_unsupported(cfg) == "needs 16 state channels, the model has 8");
+  CHECK(chosen(Backend::Auto, cfg, torch::kCPU) == Backend::Torch);
+  CHECK_THROWS_AS(chosen(Backend::Fast, cfg, torch::kCPU), nca::UsageError);
+  CHECK_THROWS_WITH(chosen(Backend::Fast, cfg, torch::kCPU),
+                    "backend fast needs 16 state channels, the model has 8; use --backend torch "
+                    "(or auto)");
   CHECK(nca::parse_backend("fast") == Backend::Fast);
   CHECK_THROWS_AS(nca::parse_backend("gpu"), nca::UsageError);
 }
@@ -234,7 +247,7 @@ TEST_CASE("training with the fast backend gives the plain backend's loss curve")
     auto c = cfg;
     c.backend = b;
     nca::Trainer t(c, target, torch::kCPU);
-    CHECK(t.backend() == b);
+    CHECK(t.stepper()->backend() == b);
     std::vector<double> losses;
     for (int i = 0; i < 25; ++i) losses.push_back(t.step().loss);
     return losses;
@@ -246,4 +259,18 @@ TEST_CASE("training with the fast backend gives the plain backend's loss curve")
     CHECK(std::abs(fast[i] - plain[i]) <= 1e-4 * std::abs(plain[i]));
   }
   CHECK(plain.back() < plain.front());
+}
+
+TEST_CASE("each stepper runs its own step: the same state and fire mask as calling it directly") {
+  auto model = random_model(31);
+  torch::NoGradGuard no_grad;
+  const auto x = random_state(2, 12, 12, 3);
+  const auto fire = fire_masks(1, 2, 12, 12, 4)[0];
+  const auto fast = nca::make_stepper(nca::Backend::Fast, model->config(), torch::kCPU);
+  const auto plain = nca::make_stepper(nca::Backend::Torch, model->config(), torch::kCPU);
+  CHECK(torch::equal(fast->step(*model, x, fire, 0.3), nca::fast_step(*model, x, fire, 0.3)));
+  CHECK(torch::equal(plain->step(*model, x, fire, 0.3), model->step(x, fire, 0.3)));
+  auto g1 = at::detail::createCPUGenerator(4), g2 = at::detail::createCPUGenerator(4);
+  CHECK(torch::equal(fast->step(*model, x, g1), nca::fast_step(*model, x, g2)));
+  CHECK(torch::equal(plain->step(*model, x, g1), model->step(x, g2)));
 }

@@ -10,6 +10,7 @@
 #include "nca/config.h"
 #include "nca/errors.h"
 #include "nca/limits.h"
+#include "nca/stepper.h"
 
 namespace lim = nca::limits;
 
@@ -62,17 +63,22 @@ TEST_CASE("a config's sizes are checked without overflow") {
 
 TEST_CASE("the memory estimate grows with pool, batch, grid and rollout length") {
   nca::TrainConfig c;  // the reference: pool 1024 of 16 x 72 x 72
-  const auto m = lim::estimate_training_memory(c, true);
+  const auto bytes = [](nca::Backend b, const nca::TrainConfig& t) {
+    return nca::make_stepper(b, t.model, torch::kCPU)->rollout_bytes_per_cell_step(t.model);
+  };
+  const auto m = lim::estimate_training_memory(c, bytes(nca::Backend::Fast, c));
   CHECK(m.pool == 1024.0 * 16 * 72 * 72 * 4);  // every state full-size: 340 MB
   CHECK(m.rollout > 0);
   CHECK(m.total() == m.pool + m.rollout + m.fixed);
-  CHECK(lim::estimate_training_memory(c, false).rollout > 10 * m.rollout);  // plain LibTorch
+  CHECK(lim::estimate_training_memory(c, bytes(nca::Backend::Torch, c)).rollout >
+        10 * m.rollout);  // plain LibTorch
   nca::TrainConfig longer = c;
   longer.max_steps = 2 * c.max_steps - 1;
-  CHECK(lim::estimate_training_memory(longer, true).rollout == Approx(2 * m.rollout));
+  CHECK(lim::estimate_training_memory(longer, bytes(nca::Backend::Fast, longer)).rollout ==
+        Approx(2 * m.rollout));
   nca::TrainConfig growing = c;
   growing.experiment = nca::Experiment::Growing;
-  CHECK(lim::estimate_training_memory(growing, true).pool == 0);
+  CHECK(lim::estimate_training_memory(growing, bytes(nca::Backend::Fast, growing)).pool == 0);
   CHECK(lim::machine_memory() > 0);
   CHECK(lim::format_bytes(340e6) == "340 MB");
   CHECK(lim::format_bytes(2.94e9) == "2.9 GB");

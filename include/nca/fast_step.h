@@ -17,15 +17,13 @@
 
 namespace nca {
 
-// Whether the fast step can run this model (it needs 16 state channels).
-bool fast_step_supports(const ModelConfig& cfg);
+// Why the fast step cannot run this model ("needs 16 state channels, the model has 8"), or ""
+// when it can: its kernels hold 16 channels a cell and the filters of the perceptions they know.
+// The choice of step is make_stepper's (stepper.h).
+std::string fast_step_unsupported(const ModelConfig& cfg);
 
 // The instruction set the fast kernels use on this CPU: "avx512", "avx2" or "generic".
 std::string fast_step_isa();
-
-// What `requested` means on `device` for `model`: auto is fast on the CPU when the model allows
-// it, torch otherwise. Throws UsageError when fast is asked for where it cannot run.
-Backend resolve_backend(Backend requested, const ModelConfig& model, const c10::Device& device);
 
 // NCAModelImpl::step(x, fire, angle) on the CPU: x is N x 16 x H x W float32 (any memory
 // format), fire N x 1 x H x W. Returns a channels-last tensor (the next step reads it without a

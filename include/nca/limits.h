@@ -51,8 +51,9 @@ struct MemoryEstimate {
   double fixed = 0;    // LibTorch and the program itself
   double total() const { return pool + rollout + fixed; }
 };
-// `fast`: the fast CPU backend (it keeps less per step than plain LibTorch).
-MemoryEstimate estimate_training_memory(const TrainConfig& cfg, bool fast);
+// `rollout_bytes_per_cell_step`: what the step keeps for the backward pass
+// (Stepper::rollout_bytes_per_cell_step).
+MemoryEstimate estimate_training_memory(const TrainConfig& cfg, double rollout_bytes_per_cell_step);
 
 // The machine's physical memory in bytes (0 when it cannot be read).
 double machine_memory();

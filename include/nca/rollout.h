@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include <ATen/core/Generator.h>
@@ -10,6 +11,7 @@
 
 #include "nca/damage.h"
 #include "nca/model.h"
+#include "nca/stepper.h"
 
 namespace nca {
 
@@ -19,7 +21,8 @@ using FrameSink = std::function<void(int step, const at::Tensor& state)>;
 struct RunOptions {
   double angle = 0.0;  // rotates the perception (radians), the Distill article's experiment 4
   int every = 1;       // call the sink every `every` steps (and at the last step)
-  Backend backend = Backend::Auto;  // auto: the fast step on the CPU (same results), else torch
+  // How each step runs (make_stepper); none: auto for the model and the state's device.
+  std::shared_ptr<const Stepper> stepper;
   // regenerate(): the grid to run on, cells (0: the target's). run_steps runs the grid of x.
   int64_t height = 0, width = 0;
 };

@@ -13,6 +13,7 @@
 #include "nca/config.h"
 #include "nca/model.h"
 #include "nca/pool.h"
+#include "nca/stepper.h"
 
 namespace nca {
 
@@ -85,15 +86,18 @@ class Trainer {
 
   int64_t iteration() const { return iteration_; }  // iterations completed
   const TrainConfig& config() const { return cfg_; }
-  Backend backend() const { return backend_; }  // the resolved one: Torch or Fast
+  // How each step runs (make_stepper, from the config's backend and the device).
+  const std::shared_ptr<const Stepper>& stepper() const { return stepper_; }
   NCAModel& model() { return model_; }
   torch::optim::Adam& optimizer() { return *optimizer_; }
   at::Generator& generator() { return gen_; }
   SamplePool* pool() { return pool_ ? pool_.get() : nullptr; }
   const at::Tensor& target() const { return target_; }
-  // The last batch before and after its rollout (N x C x H x W, CPU), for pictures.
-  const at::Tensor& last_batch_before() const { return last_before_; }
-  const at::Tensor& last_batch_after() const { return last_after_; }
+  // The last batch before and after its rollout (N x C x H x W), on the CPU, for pictures: copied
+  // when asked for (every few hundred iterations), not at every iteration, where on a GPU the
+  // copy would wait for the device.
+  at::Tensor last_batch_before() const { return last_before_.cpu(); }
+  at::Tensor last_batch_after() const { return last_after_.cpu(); }
 
   // Checkpoint: model + optimiser + config + iteration + generator state (+ pool.pt beside it,
   // written first, so that model.pt is always the last file to change). On a failure (a full
@@ -123,7 +127,7 @@ class Trainer {
 
   TrainConfig cfg_;
   torch::Device device_;
-  Backend backend_ = Backend::Torch;
+  std::shared_ptr<const Stepper> stepper_;
   at::Generator gen_;
   at::Tensor target_;  // 4 x H x W on device_
   at::Tensor seed_;    // C x H x W on the CPU

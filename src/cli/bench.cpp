@@ -21,8 +21,8 @@
 #include "frames.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
-#include "nca/fast_step.h"
 #include "nca/image_io.h"
+#include "nca/stepper.h"
 #include "nca/trainer.h"
 #include "train_flags.h"
 
@@ -157,8 +157,8 @@ int bench(int argc, char** argv) {
   const Target target = load_target(cfg.target, cfg.size, cfg.pad);
   Trainer trainer(cfg, target_tensor(target), device);
   load_checkpoint(model_path, trainer.model());  // weights only: a fresh optimiser
-  const bool fast = trainer.backend() == Backend::Fast;
-  const std::string backend = fast ? "fast (" + fast_step_isa() + ")" : std::string("torch");
+  const Stepper& stepper = *trainer.stepper();
+  const std::string backend = stepper.name();
   spdlog::info("bench: {} from {}, {}x{} grid, batch {}, device {}, {} thread{}, backend {}",
                to_string(cfg.experiment), model_path, target.grid, target.grid, cfg.batch,
                device.str(), threads, threads == 1 ? "" : "s", backend);
@@ -173,8 +173,7 @@ int bench(int argc, char** argv) {
     auto& model = trainer.model();
     auto x = seed_state(n, cfg.model.channels, g, g).to(device);
     const auto t0 = Clock::now();
-    for (int s = 0; s < o.grow_steps; ++s)
-      x = fast ? fast_step(*model, x, trainer.generator()) : model->step(x, trainer.generator());
+    for (int s = 0; s < o.grow_steps; ++s) x = stepper.step(*model, x, trainer.generator());
     x = x.cpu().contiguous();
     r.grow_cell_steps_per_s = cells * o.grow_steps / seconds_since(t0);
     grown = x;
@@ -221,7 +220,7 @@ int bench(int argc, char** argv) {
   r.peak_rss_mb = peak_rss_mb();
 
   r.backend = backend;
-  r.fast = fast;
+  r.fast = stepper.backend() == Backend::Fast;
   r.device = device.str();
   r.threads = threads;
   r.batch = n;

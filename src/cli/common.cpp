@@ -204,7 +204,7 @@ c10::Device select_device(const std::string& name, int default_index) {
 
 int set_threads(int threads) {
   limits::check_threads("--threads", threads);
-  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  const int n = threads > 0 ? threads : limits::cores();
   torch::set_num_threads(n);
   return n;
 }

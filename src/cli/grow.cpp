@@ -13,6 +13,7 @@
 #include "nca/errors.h"
 #include "nca/limits.h"
 #include "nca/rollout.h"
+#include "nca/stepper.h"
 
 namespace nca::cli {
 namespace {
@@ -62,7 +63,7 @@ int grow(int argc, char** argv) {
   RunOptions ro;
   ro.angle = angle;
   ro.every = o.every;
-  ro.backend = parse_backend(o.backend);
+  ro.stepper = make_stepper(parse_backend(o.backend), m.model->config(), device);
   double last_loss = NAN;
   auto x = seed_state(1, m.info.model.channels, h, w, torch::TensorOptions().device(device));
   run_steps(m.model, x, 0, steps, gen, ro, [&](int step, const at::Tensor& state) {

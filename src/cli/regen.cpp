@@ -13,6 +13,7 @@
 #include "nca/errors.h"
 #include "nca/limits.h"
 #include "nca/rollout.h"
+#include "nca/stepper.h"
 
 namespace nca::cli {
 namespace {
@@ -109,7 +110,7 @@ int regen(int argc, char** argv) {
   RunOptions ro;
   ro.angle = angle_deg * M_PI / 180.0;
   ro.every = o.every;
-  ro.backend = parse_backend(o.backend);
+  ro.stepper = make_stepper(parse_backend(o.backend), m.model->config(), device);
   ro.height = h;
   ro.width = w;
   // The loss counts what the grid holds: on a grid smaller than the pattern, part of the target

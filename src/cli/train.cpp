@@ -23,12 +23,12 @@
 #include "nca/checkpoint.h"
 #include "nca/distributed.h"
 #include "nca/errors.h"
-#include "nca/fast_step.h"
 #include "nca/image_io.h"
 #include "nca/limits.h"
 #include "nca/model.h"
 #include "nca/progress.h"
 #include "nca/run_dir.h"
+#include "nca/stepper.h"
 #include "nca/trainer.h"
 #include "train_flags.h"
 
@@ -121,8 +121,10 @@ int default_threads_per_process() { return std::max(1, limits::cores() / local_p
 
 // Refuses (UsageError) a run whose estimated peak memory, times the processes on this machine,
 // is more than the machine has; returns the estimate in words otherwise (for the cost line).
-std::string check_memory(const TrainConfig& shard, bool fast, const c10::Device& device) {
-  const limits::MemoryEstimate m = limits::estimate_training_memory(shard, fast);
+std::string check_memory(const TrainConfig& shard, const Stepper& stepper,
+                         const c10::Device& device) {
+  const limits::MemoryEstimate m =
+      limits::estimate_training_memory(shard, stepper.rollout_bytes_per_cell_step(shard.model));
   const int local = local_processes();
   // The pool is always kept in host memory; on a GPU the rollout's states are in the GPU's.
   const double on_gpu = device.is_cuda() ? m.rollout * local : 0;
@@ -163,13 +165,12 @@ double measure_grown_step(Trainer& trainer) {
   at::Tensor x = torch::zeros({n, cfg.model.channels, g, g}, target.options());
   x.narrow(1, 0, 4).copy_(target.unsqueeze(0).expand({n, 4, g, g}));
   auto gen = at::detail::createCPUGenerator(0);
-  const bool fast = trainer.backend() == Backend::Fast;
+  const Stepper& stepper = *trainer.stepper();
   NCAModel& model = trainer.model();
   auto run = [&](int steps) {
     at::Tensor y = x;
     const auto fires = fire_masks(steps, n, g, g, cfg.model.fire_rate, gen, target.device());
-    for (int s = 0; s < steps; ++s)
-      y = fast ? fast_step(*model, y, fires[s]) : model->step(y, fires[s]);
+    for (int s = 0; s < steps; ++s) y = stepper.step(*model, y, fires[s]);
     per_sample_loss(y, target).mean().backward();
     (void)model->parameters().front().grad().sum().item<double>();  // waits for a GPU
   };
@@ -422,7 +423,7 @@ int train(int argc, char** argv) {
   const TrainConfig shard = shard_config(cfg, rank, world);
   const auto device = select_device(cfg.device, parallel ? env->local_rank : 0);
   const std::string memory =
-      check_memory(shard, resolve_backend(cfg.backend, cfg.model, device) == Backend::Fast, device);
+      check_memory(shard, *make_stepper(cfg.backend, cfg.model, device), device);
   std::unique_ptr<ProcessGroup> group;
   if (parallel) {
     const bool nccl = use_nccl(o.dist_backend, cfg.device, device);
@@ -495,10 +496,7 @@ int train(int argc, char** argv) {
     hooks.emplace(*group);
     trainer.set_hooks(&*hooks);
   }
-  if (trainer.backend() == Backend::Fast)
-    spdlog::info("backend fast ({} kernels)", fast_step_isa());
-  else
-    spdlog::info("backend torch");
+  spdlog::info("backend {}", trainer.stepper()->name());
   // What the run will cost, before it starts: sizes, time, memory, disk. Rank 0 measures its
   // share; every rank runs alike.
   double grown_iteration = 0;  // seconds an iteration of grown states takes (pool runs)

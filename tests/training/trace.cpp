@@ -93,10 +93,10 @@ int run(int argc, char** argv) {
 
   std::string json =
       "{\"experiment\":\"" + nca::to_string(cfg.experiment) + "\"" + ",\"backend\":\"" +
-      nca::to_string(trainer.backend()) + "\"" + ",\"grid\":" + std::to_string(cfg.grid()) +
-      ",\"channels\":" + std::to_string(m.channels) + ",\"hidden\":" + std::to_string(m.hidden) +
-      ",\"batch\":" + std::to_string(cfg.batch) + ",\"pool\":" + std::to_string(cfg.pool) +
-      ",\"damage\":" + std::to_string(cfg.damage) +
+      nca::to_string(trainer.stepper()->backend()) + "\"" +
+      ",\"grid\":" + std::to_string(cfg.grid()) + ",\"channels\":" + std::to_string(m.channels) +
+      ",\"hidden\":" + std::to_string(m.hidden) + ",\"batch\":" + std::to_string(cfg.batch) +
+      ",\"pool\":" + std::to_string(cfg.pool) + ",\"damage\":" + std::to_string(cfg.damage) +
       ",\"min_steps\":" + std::to_string(cfg.min_steps) +
       ",\"max_steps\":" + std::to_string(cfg.max_steps) +
       ",\"fire_rate\":" + json_number(m.fire_rate) +
