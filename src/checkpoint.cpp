@@ -168,15 +168,7 @@ std::map<std::string, at::Tensor> read_weights(torch::serialize::InputArchive& a
   std::map<std::string, at::Tensor> out;
   try {
     if (!archive.try_read("model", weights)) throw load_error(path, "it holds no weights");
-    // Shapes of a model of this config, from the config alone.
-    const int64_t in = cfg.perception_channels(), hidden = cfg.hidden, c = cfg.channels;
-    const std::map<std::string, std::vector<int64_t>> shapes = {
-        {"kernels", {in, 1, 3, 3}},
-        {"conv1.weight", {hidden, in, 1, 1}},
-        {"conv1.bias", {hidden}},
-        {"conv2.weight", {c, hidden, 1, 1}},
-    };
-    for (const auto& [name, shape] : shapes) {
+    for (const auto& [name, shape] : saved_tensor_shapes(cfg)) {
       at::Tensor t = read_tensor(weights, name);
       if (!t.defined()) throw load_error(path, "weight '" + name + "' is missing");
       if (t.sizes() != at::IntArrayRef(shape))

@@ -459,10 +459,8 @@ at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor&
     throw std::invalid_argument("fast_step: needs a CPU float32 N x 16 x H x W state, got " +
                                 c10::str(x.sizes()) + " " + c10::str(x.scalar_type()) + " on " +
                                 x.device().str());
-  auto params = model.named_parameters();
-  const auto& w1 = params["conv1.weight"];
-  const auto& b1 = params["conv1.bias"];
-  const auto& w2 = params["conv2.weight"];
+  const Weights weights = model.weights();
+  const auto &w1 = weights.w1, &b1 = weights.b1, &w2 = weights.w2;
   // The kernels read the weights' memory directly: a model moved to a GPU must not reach them.
   for (const at::Tensor* w : {&w1, &b1, &w2, &fire})
     if (!w->device().is_cpu())

@@ -50,6 +50,16 @@ torch::Tensor perception_kernels(const ModelConfig& cfg, double angle) {
   return torch::stack(filters).unsqueeze(1).repeat({cfg.channels, 1, 1, 1}).contiguous();
 }
 
+std::map<std::string, std::vector<int64_t>> saved_tensor_shapes(const ModelConfig& cfg) {
+  const int64_t in = cfg.perception_channels(), hidden = cfg.hidden, c = cfg.channels;
+  return {
+      {"kernels", {in, 1, 3, 3}},
+      {"conv1.weight", {hidden, in, 1, 1}},
+      {"conv1.bias", {hidden}},
+      {"conv2.weight", {c, hidden, 1, 1}},
+  };
+}
+
 NCAModelImpl::NCAModelImpl(const ModelConfig& cfg, c10::optional<at::Generator> gen) : cfg_(cfg) {
   cfg_.validate();
   kernels_ = register_buffer("kernels", perception_kernels(cfg_));

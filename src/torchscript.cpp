@@ -47,14 +47,13 @@ torch::Tensor own_copy(const torch::Tensor& t) {
 
 torch::jit::Module to_torchscript(const NCAModel& model, int64_t training_grid) {
   const ModelConfig& cfg = model->config();
-  const auto params = model->named_parameters();
-  const auto buffers = model->named_buffers();
+  const Weights w = model->weights();
   torch::jit::Module m("NCA");
   // Parameters keep requires_grad, so that a Python user can fine-tune them.
-  m.register_parameter("conv1_weight", own_copy(params["conv1.weight"]).requires_grad_(), false);
-  m.register_parameter("conv1_bias", own_copy(params["conv1.bias"]).requires_grad_(), false);
-  m.register_parameter("conv2_weight", own_copy(params["conv2.weight"]).requires_grad_(), false);
-  m.register_buffer("kernels", own_copy(buffers["kernels"]));
+  m.register_parameter("conv1_weight", own_copy(w.w1).requires_grad_(), false);
+  m.register_parameter("conv1_bias", own_copy(w.b1).requires_grad_(), false);
+  m.register_parameter("conv2_weight", own_copy(w.w2).requires_grad_(), false);
+  m.register_buffer("kernels", own_copy(w.kernels));
   m.register_attribute("channels", c10::IntType::get(), static_cast<int64_t>(cfg.channels));
   m.register_attribute("hidden", c10::IntType::get(), static_cast<int64_t>(cfg.hidden));
   m.register_attribute("perception", c10::StringType::get(), to_string(cfg.perception));

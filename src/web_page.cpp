@@ -57,19 +57,11 @@ std::string tensor_base64(const torch::Tensor& t) {
   return base64(bytes.data(), bytes.size());
 }
 
-const torch::Tensor& find(const torch::OrderedDict<std::string, torch::Tensor>& dict,
-                          const std::string& key) {
-  const auto* t = dict.find(key);
-  if (!t) throw std::logic_error("NCAModel has no tensor '" + key + "'");
-  return *t;
-}
-
 std::string model_json(const NCAModel& model, const WebPageOptions& o) {
   const ModelConfig& cfg = model->config();
-  const auto params = model->named_parameters();
-  const auto buffers = model->named_buffers();
+  const Weights w = model->weights();
   // The buffer repeats the F filters once per channel (channel-major); the page needs one copy.
-  const auto kernels = find(buffers, "kernels").slice(0, 0, cfg.filters());
+  const auto kernels = w.kernels.slice(0, 0, cfg.filters());
   std::string j = "{";
   j += "\"description\":" + json_string(o.description);
   j += ",\"width\":" + std::to_string(o.width);
@@ -81,9 +73,9 @@ std::string model_json(const NCAModel& model, const WebPageOptions& o) {
   j += ",\"fireRate\":" + json_number(cfg.fire_rate);
   j += ",\"aliveThreshold\":" + json_number(cfg.alive_threshold);
   j += ",\"kernels\":" + json_string(tensor_base64(kernels));
-  j += ",\"w1\":" + json_string(tensor_base64(find(params, "conv1.weight")));
-  j += ",\"b1\":" + json_string(tensor_base64(find(params, "conv1.bias")));
-  j += ",\"w2\":" + json_string(tensor_base64(find(params, "conv2.weight")));
+  j += ",\"w1\":" + json_string(tensor_base64(w.w1));
+  j += ",\"b1\":" + json_string(tensor_base64(w.b1));
+  j += ",\"w2\":" + json_string(tensor_base64(w.w2));
   return j + "}";
 }
 

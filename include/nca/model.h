@@ -2,6 +2,10 @@
 // cell, stochastic updates and the alive mask (DESIGN §1).
 #pragma once
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
@@ -34,6 +38,20 @@ torch::Tensor per_sample_loss(const torch::Tensor& x, const torch::Tensor& targe
 // rotates the sobel pair.
 torch::Tensor perception_kernels(const ModelConfig& cfg, double angle = 0.0);
 
+// A model's tensors by role (DESIGN §1): its own tensors, not copies, so that a reader sees the
+// live values. What checkpoints, the fast step, TorchScript and the web page read.
+struct Weights {
+  torch::Tensor kernels;  // the fixed perception filters, (C*F) x 1 x 3 x 3 (a buffer)
+  torch::Tensor w1;       // first layer, hidden x (C*F) x 1 x 1
+  torch::Tensor b1;       // its bias, hidden
+  torch::Tensor w2;       // last layer, C x hidden x 1 x 1 (no bias)
+};
+
+// Each tensor a model of `cfg` saves, by the dotted name Module::save gives it ("kernels",
+// "conv1.weight", ...), with its shape: from the config alone, so that what a file claims can be
+// checked before a model of that config is built.
+std::map<std::string, std::vector<int64_t>> saved_tensor_shapes(const ModelConfig& cfg);
+
 class NCAModelImpl : public torch::nn::Module {
  public:
   // The first layer gets PyTorch's default initialisation drawn from `gen` (a fixed seed when
@@ -50,6 +68,7 @@ class NCAModelImpl : public torch::nn::Module {
   torch::Tensor step(const torch::Tensor& x, at::Generator& gen, double angle = 0.0);
 
   const ModelConfig& config() const { return cfg_; }
+  Weights weights() const { return {kernels_, conv1_->weight, conv1_->bias, conv2_->weight}; }
   // Number of trainable scalars (10,368 for the default config).
   int64_t parameter_count() const;
 
