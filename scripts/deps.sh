@@ -5,7 +5,7 @@
 #                                --compile needs on PyTorch 2.x (Python headers, setuptools)
 #   scripts/deps.sh --sanitize   also clang and its sanitizer/libFuzzer runtimes (sanitize.sh,
 #                                fuzz.sh)
-#   scripts/deps.sh --lint       also clang-format (scripts/lint.sh)
+#   scripts/deps.sh --lint       also clang-format and clang-tidy (scripts/lint.sh, tidy.sh)
 #   scripts/deps.sh --debian13   also debootstrap, which scripts/debian13.sh makes its chroots with
 #   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib), its
 #                                Gloo and NCCL (libgloo-cuda-dev, libnccl-dev) and
@@ -30,7 +30,7 @@ for arg in "$@"; do
   case $arg in
     --reference) packages+=(python3-pil python3-dev python3-setuptools) ;;
     --sanitize) packages+=(clang libclang-rt-14-dev) ;;
-    --lint) packages+=(clang-format) ;;
+    --lint) packages+=(clang-format clang-tidy clang) ;;
     --debian13) packages+=(debootstrap) ;;
     --cuda)
       packages=("${build[@]}" libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit)

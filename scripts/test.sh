@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install dependencies, build, run every test with CTest.
-# When CI=true, first the formatting check (scripts/lint.sh: clang-format, a few seconds).
+# When CI=true, first the formatting check (scripts/lint.sh: clang-format, a few seconds) and
+# clang-tidy on the sources the last commit changed (scripts/tidy.sh).
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
 # each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
@@ -50,8 +51,12 @@ if $debian13; then
   chroot_pid=$!
   trap 'kill -- -"$chroot_pid" 2>/dev/null || true' EXIT
 fi
-# The formatting check: seconds, and first, so that a badly formatted change fails at once.
-[[ "${CI:-}" == true ]] && stage "the formatting check" scripts/lint.sh
+# The formatting check and clang-tidy on the last commit's sources: first, so that a change they
+# refuse fails at once.
+if [[ "${CI:-}" == true ]]; then
+  stage "the formatting check" scripts/lint.sh
+  stage "clang-tidy (the sources the last commit changed)" scripts/tidy.sh
+fi
 stage "the build (Debian 12, LibTorch 1.13)" scripts/build.sh
 stage "the suite (Debian 12)" bash -c 'cd "${NCA_BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)"'
 if $sanitize; then
