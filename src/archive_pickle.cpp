@@ -91,7 +91,7 @@ class PickleCheck {
     if (take(1) != static_cast<unsigned>(Op::Proto) || take(1) != 2)
       throw fail("does not start as torch's pickles do");
     while (true) {
-      const unsigned op = take(1);
+      const auto op = static_cast<unsigned>(take(1));
       switch (static_cast<Op>(op)) {
         case Op::Stop:
           if (stack_.size() != 1 || !marks_.empty() || p_ != end_)
@@ -260,7 +260,7 @@ class PickleCheck {
   }
 
   void long1() {
-    const unsigned n = take(1);
+    const auto n = static_cast<unsigned>(take(1));
     if (n > 8) throw fail("has an integer too large for 64 bits");
     uint64_t v = n ? take(n) : 0;
     if (n > 0 && n < 8 && (v >> (8 * n - 1))) v |= ~uint64_t{0} << (8 * n);  // sign

@@ -27,7 +27,8 @@ std::string format_clock(double seconds) {
 
 std::string format_progress_line(const ProgressLine& p, int width) {
   const int64_t total = std::max<int64_t>(p.total, 1);
-  const double fraction = std::clamp(static_cast<double>(p.done) / total, 0.0, 1.0);
+  const double fraction =
+      std::clamp(static_cast<double>(p.done) / static_cast<double>(total), 0.0, 1.0);
   const std::string percent = fmt::format("{:3d}%", static_cast<int>(fraction * 100));
   std::string rate = "?it/s";
   // About three significant digits, as tqdm shows them.

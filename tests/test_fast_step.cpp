@@ -40,7 +40,8 @@ torch::Tensor random_state(int64_t n, int64_t h, int64_t w, uint64_t seed) {
   auto x = torch::rand({n, 16, h, w}, gen) * 2 - 0.5;
   auto yy = torch::arange(h, torch::kFloat).view({1, 1, h, 1});
   auto xx = torch::arange(w, torch::kFloat).view({1, 1, 1, w});
-  auto d = ((yy - h / 2.0) / (h / 4.0)).pow(2) + ((xx - w / 2.0) / (w / 4.0)).pow(2);
+  const auto hd = static_cast<double>(h), wd = static_cast<double>(w);
+  auto d = ((yy - hd / 2.0) / (hd / 4.0)).pow(2) + ((xx - wd / 2.0) / (wd / 4.0)).pow(2);
   auto inside = (d < 1.0 + 0.5 * torch::rand({n, 1, h, w}, gen)).to(torch::kFloat);
   x = x * inside;
   // Some cells just above and below the threshold.

@@ -41,7 +41,7 @@ TEST_CASE("the progress line holds percentage, count, elapsed, time left, rate a
   const size_t bar_from = line.find('|') + 1, bar_to = line.find('|', bar_from);
   const std::string bar = line.substr(bar_from, bar_to - bar_from);
   const auto filled = static_cast<size_t>(std::count(bar.begin(), bar.end(), '#'));
-  CHECK(filled == static_cast<size_t>(0.37 * bar.size()));
+  CHECK(filled == static_cast<size_t>(0.37 * static_cast<double>(bar.size())));
 }
 
 TEST_CASE("the progress line never reaches the last column, however narrow the terminal") {

@@ -164,7 +164,7 @@ int bench(int argc, char** argv) {
                device.str(), threads, threads == 1 ? "" : "s", backend);
 
   const int64_t g = cfg.grid(), n = cfg.batch;
-  const double cells = static_cast<double>(n) * g * g;
+  const double cells = static_cast<double>(n) * static_cast<double>(g) * static_cast<double>(g);
   BenchResult r;
   // Grow a batch of seeds: the grow measurement, and the states the pool is filled with.
   at::Tensor grown;

@@ -658,8 +658,8 @@ int train(int argc, char** argv) {
         "(log10 {:.3f})",
         progress->iterations_run(), progress->iterations_run() == 1 ? "" : "s",
         format_duration(progress->elapsed()),
-        progress->iterations_run() / std::max(progress->elapsed(), 1e-9), recent.size(),
-        recent.mean(), std::log10(recent.mean()));
+        static_cast<double>(progress->iterations_run()) / std::max(progress->elapsed(), 1e-9),
+        recent.size(), recent.mean(), std::log10(recent.mean()));
   }
   const std::string dir = shell_word(o.run_dir);
   if (stopped) {
