@@ -172,38 +172,58 @@ void TrainConfig::validate() const {
   if (!p.empty()) throw UsageError("invalid config: " + join(p, "; "));
 }
 
-std::string TrainConfig::to_toml() const {
-  std::ostringstream o;
+std::vector<std::pair<std::string, std::string>> TrainConfig::values() const {
   // Verbatim between quotes: CLI11 2.1 reads a quoted value back as it is, with no escapes;
   // problems() refuses the characters it could not read back.
   auto str = [](const std::string& s) { return "\"" + s + "\""; };
-  o << "# nca train: resolved configuration (flags over config file over defaults).\n"
-    << "# Every key is also a flag of `nca train`: --key value.\n"
-    << "target = " << str(target) << "\n"
-    << "experiment = " << str(to_string(experiment)) << "\n"
-    << "iters = " << iters << "\n"
-    << "batch = " << batch << "\n"
-    << "pool = " << pool << "\n"
-    << "size = " << size << "\n"
-    << "pad = " << pad << "\n"
-    << "min-steps = " << min_steps << "\n"
-    << "max-steps = " << max_steps << "\n"
-    << "lr = " << num(lr) << "\n"
-    << "lr-decay-at = " << lr_decay_at << "\n"
-    << "lr-decay = " << num(lr_decay) << "\n"
-    << "damage = " << damage << "\n"
-    << "fire-rate = " << num(model.fire_rate) << "\n"
-    << "alive-threshold = " << num(model.alive_threshold) << "\n"
-    << "hidden = " << model.hidden << "\n"
-    << "perception = " << str(to_string(model.perception)) << "\n"
-    << "seed = " << seed << "\n"
-    << "device = " << str(device) << "\n"
-    << "threads = " << threads << "\n"
-    << "backend = " << str(to_string(backend)) << "\n"
-    << "log-every = " << log_every << "\n"
-    << "save-every = " << save_every << "\n"
-    << "snapshot-every = " << snapshot_every << "\n";
-  return o.str();
+  auto integer = [](int64_t v) { return std::to_string(v); };
+  return {{"target", str(target)},
+          {"experiment", str(to_string(experiment))},
+          {"iters", integer(iters)},
+          {"batch", integer(batch)},
+          {"pool", integer(pool)},
+          {"size", integer(size)},
+          {"pad", integer(pad)},
+          {"min-steps", integer(min_steps)},
+          {"max-steps", integer(max_steps)},
+          {"lr", num(lr)},
+          {"lr-decay-at", integer(lr_decay_at)},
+          {"lr-decay", num(lr_decay)},
+          {"damage", integer(damage)},
+          {"fire-rate", num(model.fire_rate)},
+          {"alive-threshold", num(model.alive_threshold)},
+          {"hidden", integer(model.hidden)},
+          {"perception", str(to_string(model.perception))},
+          {"seed", std::to_string(seed)},
+          {"device", str(device)},
+          {"threads", integer(threads)},
+          {"backend", str(to_string(backend))},
+          {"log-every", integer(log_every)},
+          {"save-every", integer(save_every)},
+          {"snapshot-every", integer(snapshot_every)}};
+}
+
+std::string TrainConfig::to_toml() const {
+  std::string toml =
+      "# nca train: resolved configuration (flags over config file over defaults).\n"
+      "# Every key is also a flag of `nca train`: --key value.\n";
+  for (const auto& [key, value] : values()) toml += key + " = " + value + "\n";
+  return toml;
+}
+
+std::vector<ConfigChange> config_changes(const TrainConfig& before, const TrainConfig& after) {
+  const auto a = before.values(), b = after.values();
+  std::vector<ConfigChange> changes;
+  for (size_t i = 0; i < b.size(); ++i)
+    if (a[i].second != b[i].second) changes.push_back({b[i].first, a[i].second, b[i].second});
+  return changes;
+}
+
+bool fixed_on_resume(const std::string& key) {
+  static const char* const kFixed[] = {"target", "experiment", "size",      "pad",
+                                       "hidden", "perception", "fire-rate", "alive-threshold",
+                                       "pool",   "seed"};
+  return std::find(std::begin(kFixed), std::end(kFixed), key) != std::end(kFixed);
 }
 
 std::string check_integer_text(std::string& text, bool is_unsigned) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nca {
@@ -70,8 +71,20 @@ struct TrainConfig {
 
   std::vector<std::string> problems() const;  // each violated invariant, in words
   void validate() const;                      // throws UsageError listing problems()
-  std::string to_toml() const;                // flat keys named like the command-line flags
+  // Every key with its value as config.toml writes it (text in quotes), in config.toml's order.
+  std::vector<std::pair<std::string, std::string>> values() const;
+  std::string to_toml() const;  // flat keys named like the command-line flags
 };
+
+// A key whose value differs between two configs, each value as config.toml writes it.
+struct ConfigChange {
+  std::string key, before, after;
+};
+// The keys of `after` whose values differ from `before`'s, in config.toml's order.
+std::vector<ConfigChange> config_changes(const TrainConfig& before, const TrainConfig& after);
+// Whether `key` is one that --resume may not change: what the model, its pool and its generator
+// were made with (target, experiment, size, pad, the network, pool, seed).
+bool fixed_on_resume(const std::string& key);
 
 // Numbers read exactly as written, in flags and config files alike. CLI11 2.1 reads integers
 // with strtoll's base 0 (010 is eight, 0x10 sixteen), clamps those past 64 bits to the largest,

@@ -13,6 +13,15 @@ class UsageError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+inline constexpr int kExitRuntime = 1;  // something failed while working
+inline constexpr int kExitUsage = 2;    // the user's input is wrong
+
+// Thrown to exit with `code` and no line of its own: a data-parallel rank that stops because
+// another rank failed (that rank's line says why).
+struct QuietExit {
+  int code = kExitRuntime;
+};
+
 // Text from the user's input or a file, quoted in a one-line error: control characters become
 // '?' (they would garble the line or the terminal), and text longer than `max` is cut.
 inline std::string excerpt(const std::string& s, size_t max = 60) {

@@ -104,6 +104,71 @@ void print_result(const BenchResult& r, bool json) {
   std::fflush(stdout);
 }
 
+// Grows a batch of seeds for `grow_steps` steps (the grow measurement, into `r`) and fills the
+// trainer's pool with the grown states.
+void grow_pool(Trainer& trainer, int grow_steps, BenchResult& r) {
+  const TrainConfig& cfg = trainer.config();
+  const Stepper& stepper = *trainer.stepper();
+  const int64_t g = cfg.grid(), n = cfg.batch;
+  const double cells = static_cast<double>(n) * static_cast<double>(g) * static_cast<double>(g);
+  at::Tensor grown;
+  {
+    torch::NoGradGuard no_grad;
+    auto& model = trainer.model();
+    auto x = seed_state(n, cfg.model.channels, g, g).to(trainer.target().device());
+    const auto t0 = Clock::now();
+    for (int s = 0; s < grow_steps; ++s) x = stepper.step(*model, x, trainer.generator());
+    x = x.cpu().contiguous();
+    r.grow_cell_steps_per_s = cells * grow_steps / seconds_since(t0);
+    grown = x;
+    r.alive_fraction =
+        alive_mask(grown, cfg.model.alive_threshold).to(torch::kFloat).mean().item<double>();
+  }
+  if (auto* pool = trainer.pool()) {
+    // In place, a batch at a time: a second pool-sized tensor would inflate the peak memory.
+    for (int64_t i = 0; i < pool->size(); i += n) {
+      const int64_t k = std::min<int64_t>(n, pool->size() - i);
+      pool->commit(torch::arange(i, i + k, torch::kLong), grown.slice(0, 0, k));
+    }
+  }
+}
+
+// Runs `warmup` training iterations, then the config's iterations measured (into `r`).
+void measure_training(Trainer& trainer, int warmup, BenchResult& r) {
+  const TrainConfig& cfg = trainer.config();
+  const int64_t g = cfg.grid(), n = cfg.batch;
+  const double cells = static_cast<double>(n) * static_cast<double>(g) * static_cast<double>(g);
+  // A measurement takes minutes at the reference setting: on a terminal, say where it is (on
+  // stderr, in place; the results go to stdout).
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  auto progress = [&](const char* phase, int64_t done, int64_t total) {
+    if (!tty) return;
+    std::fprintf(stderr, "\r\033[Kbench: %s %ld/%ld", phase, static_cast<long>(done),
+                 static_cast<long>(total));
+    if (done == total) std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  };
+  for (int i = 0; i < warmup; ++i) {
+    progress("warm-up iteration", i + 1, warmup);
+    trainer.step();
+  }
+  double seconds = 0, cell_steps = 0, steps = 0;
+  for (int64_t i = 0; i < cfg.iters; ++i) {
+    progress("measured iteration", i + 1, cfg.iters);
+    const auto t0 = Clock::now();
+    const IterationStats s = trainer.step();
+    seconds += seconds_since(t0);
+    cell_steps += cells * s.steps;
+    steps += s.steps;
+    if (i == 0) r.first_loss = s.loss;
+    r.last_loss = s.loss;
+  }
+  progress("measured iteration", cfg.iters, cfg.iters);
+  r.sec_per_iter = seconds / static_cast<double>(cfg.iters);
+  r.train_cell_steps_per_s = cell_steps / seconds;
+  r.mean_steps = steps / static_cast<double>(cfg.iters);
+}
+
 int bench(int argc, char** argv) {
   BenchOptions o;
   // The shipped lizard (found from any working directory) unless --target says otherwise.
@@ -135,7 +200,6 @@ int bench(int argc, char** argv) {
   app.add_flag("--json", o.json, "Also print one JSON object with the results on the last line")
       ->group(b);
   if (!parse_train_flags(app, o.train, argc, argv)) return 0;
-  apply_choices(o.train);
   TrainConfig& cfg = o.train.cfg;
   if (o.warmup < 0) throw UsageError("--warmup must be zero or more");
   if (o.grow_steps <= 0) throw UsageError("--grow-steps must be positive");
@@ -163,68 +227,16 @@ int bench(int argc, char** argv) {
                to_string(cfg.experiment), model_path, target.grid, target.grid, cfg.batch,
                device.str(), threads, threads == 1 ? "" : "s", backend);
 
-  const int64_t g = cfg.grid(), n = cfg.batch;
-  const double cells = static_cast<double>(n) * static_cast<double>(g) * static_cast<double>(g);
   BenchResult r;
-  // Grow a batch of seeds: the grow measurement, and the states the pool is filled with.
-  at::Tensor grown;
-  {
-    torch::NoGradGuard no_grad;
-    auto& model = trainer.model();
-    auto x = seed_state(n, cfg.model.channels, g, g).to(device);
-    const auto t0 = Clock::now();
-    for (int s = 0; s < o.grow_steps; ++s) x = stepper.step(*model, x, trainer.generator());
-    x = x.cpu().contiguous();
-    r.grow_cell_steps_per_s = cells * o.grow_steps / seconds_since(t0);
-    grown = x;
-    r.alive_fraction =
-        alive_mask(grown, cfg.model.alive_threshold).to(torch::kFloat).mean().item<double>();
-  }
-  if (auto* pool = trainer.pool()) {
-    // In place, a batch at a time: a second pool-sized tensor would inflate the peak memory.
-    for (int64_t i = 0; i < pool->size(); i += n) {
-      const int64_t k = std::min<int64_t>(n, pool->size() - i);
-      pool->commit(torch::arange(i, i + k, torch::kLong), grown.slice(0, 0, k));
-    }
-  }
-
-  // A measurement takes minutes at the reference setting: on a terminal, say where it is (on
-  // stderr, in place; the results go to stdout).
-  const bool tty = ::isatty(STDERR_FILENO) != 0;
-  auto progress = [&](const char* phase, int64_t done, int64_t total) {
-    if (!tty) return;
-    std::fprintf(stderr, "\r\033[Kbench: %s %ld/%ld", phase, static_cast<long>(done),
-                 static_cast<long>(total));
-    if (done == total) std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
-  };
-  for (int i = 0; i < o.warmup; ++i) {
-    progress("warm-up iteration", i + 1, o.warmup);
-    trainer.step();
-  }
-  double seconds = 0, cell_steps = 0, steps = 0;
-  for (int64_t i = 0; i < cfg.iters; ++i) {
-    progress("measured iteration", i + 1, cfg.iters);
-    const auto t0 = Clock::now();
-    const IterationStats s = trainer.step();
-    seconds += seconds_since(t0);
-    cell_steps += cells * s.steps;
-    steps += s.steps;
-    if (i == 0) r.first_loss = s.loss;
-    r.last_loss = s.loss;
-  }
-  progress("measured iteration", cfg.iters, cfg.iters);
-  r.sec_per_iter = seconds / static_cast<double>(cfg.iters);
-  r.train_cell_steps_per_s = cell_steps / seconds;
-  r.mean_steps = steps / static_cast<double>(cfg.iters);
+  grow_pool(trainer, o.grow_steps, r);
+  measure_training(trainer, o.warmup, r);
   r.peak_rss_mb = peak_rss_mb();
-
   r.backend = backend;
   r.fast = stepper.backend() == Backend::Fast;
   r.device = device.str();
   r.threads = threads;
-  r.batch = n;
-  r.grid = g;
+  r.batch = cfg.batch;
+  r.grid = cfg.grid();
   r.iters = cfg.iters;
   r.grow_steps = o.grow_steps;
   print_result(r, o.json);

@@ -92,53 +92,6 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   }
 }
 
-void check_config_file(const CLI::App& app, const std::string& path) {
-  std::error_code ec;
-  // A missing file is CLI11's to report.
-  if (!std::filesystem::exists(path, ec)) return;
-  check_readable_file(path, kMaxConfigBytes);
-  const auto kind_of = [&](const std::string& key) {
-    const CLI::Option* opt = app.get_option_no_throw("--" + key);
-    if (!opt) return KeyKind::Unknown;
-    // A flag takes no value on the command line (CLI11 tells it so in a config file too).
-    if (opt->get_expected_min() == 0) return KeyKind::Flag;
-    const std::string type = opt->get_type_name();
-    for (const char* number : {"INT", "UINT", "FLOAT"})
-      if (type.rfind(number, 0) == 0) return KeyKind::Number;
-    return KeyKind::Text;
-  };
-  const std::string problem = check_config_text(read_file(path, kMaxConfigBytes), kind_of);
-  if (!problem.empty()) throw UsageError("config file '" + excerpt(path) + "' " + problem);
-}
-
-void make_numbers_exact(CLI::App& app) {
-  for (CLI::Option* opt : app.get_options()) {
-    if (opt->get_type_size() == 0) continue;  // a flag
-    const std::string type = opt->get_type_name();
-    const bool is_unsigned = type.rfind("UINT", 0) == 0;
-    if (is_unsigned || type.rfind("INT", 0) == 0) {
-      opt->transform(
-          [is_unsigned](std::string s) {
-            const std::string problem = check_integer_text(s, is_unsigned);
-            if (!problem.empty()) throw CLI::ValidationError(problem);
-            return s;
-          },
-          "", "exact integer");
-    } else if (type.rfind("FLOAT", 0) == 0) {
-      opt->transform(
-          [](std::string s) {
-            const std::string problem = check_float_text(s);
-            if (!problem.empty()) throw CLI::ValidationError(problem);
-            // CLI11 reads a float with strtold and rounds that to double: rounded twice, a
-            // value can land one bit off the double it names. The correctly rounded double,
-            // written in hexadecimal, passes through both roundings unchanged.
-            return fmt::format("{:a}", std::strtod(s.c_str(), nullptr));
-          },
-          "", "exact number");
-    }
-  }
-}
-
 bool parse(CLI::App& app, int argc, char** argv) {
   // CLI11 reads a --config file itself, whatever it is: a FIFO would block it, /dev/zero never
   // ends. Checked first, like every other input.

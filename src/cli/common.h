@@ -9,27 +9,22 @@
 #include <c10/core/Device.h>
 #include <CLI/CLI.hpp>
 
+#include "nca/config_file.h"
+#include "nca/errors.h"
 #include "nca/progress.h"
 
 namespace nca::cli {
 
-inline constexpr int kExitRuntime = 1;  // something failed while working
-inline constexpr int kExitUsage = 2;    // the user's input is wrong
+using nca::kExitRuntime;
+using nca::kExitUsage;
+using nca::QuietExit;
 
-// Thrown to exit with `code` and no line of its own: a data-parallel rank that stops because
-// another rank failed (that rank's line says why).
-struct QuietExit {
-  int code = kExitRuntime;
-};
-
-// The help of the flags that several commands take, worded once so that a flag means the same
-// everywhere (tests/cli/test_help.sh compares the commands' help lines).
+// The help of the flags that several commands take (nca/config_file.h), and of --model.
 namespace help {
-inline constexpr const char* kDevice = "auto | cpu | cuda | cuda:K (auto: CUDA when available)";
-inline constexpr const char* kThreads = "CPU threads (0 = all cores)";
-inline constexpr const char* kBackend =
-    "auto | torch | fast: how a step runs (auto: fast on the CPU, same results)";
-inline constexpr const char* kSeed = "Seed of the one generator all randomness comes from";
+using nca::help::kBackend;
+using nca::help::kDevice;
+using nca::help::kSeed;
+using nca::help::kThreads;
 // --model of a command whose default is the shipped data/models/<default_name>.
 std::string model(const std::string& default_name);
 }  // namespace help
@@ -37,16 +32,6 @@ std::string model(const std::string& default_name);
 // Runs body; turns exceptions into one "nca <command>: error: ..." line on stderr and the exit
 // code (UsageError and CLI11 parse errors: 2, anything else: 1; QuietExit: its code, no line).
 int guarded(const std::string& command, const std::function<int()>& body);
-
-// The most a --config file may hold: a config is a few dozen short lines.
-inline constexpr size_t kMaxConfigBytes = size_t{1} << 20;
-// A --config file of `app` must be a regular file of at most kMaxConfigBytes whose lines pass
-// check_config_text (UsageError otherwise, naming the line); a missing one is left to CLI11.
-void check_config_file(const CLI::App& app, const std::string& path);
-
-// Every number option of `app` reads its value exactly as written (check_integer_text,
-// check_float_text), on the command line and in a config file alike. parse() calls it.
-void make_numbers_exact(CLI::App& app);
 
 // Parses argv with CLI11; rewords CLI11's errors into one readable line (thrown as UsageError).
 // Returns false when help was printed (the caller exits 0).

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common.h"
 #include "frames.h"
+#include "nca/config_file.h"
 #include "nca/errors.h"
 #include "nca/limits.h"
 #include "nca/rollout.h"
@@ -24,13 +25,15 @@ namespace fs = std::filesystem;
 // recovers about 1.0 from Distill's cuts).
 constexpr double kPoorRecovery = 0.9;
 
-// The experiment a checkpoint was trained with, from its resolved config ("" if not recorded).
+// The experiment a checkpoint was trained with, from its resolved config ("" if not recorded, or
+// not readable as a config).
 std::string trained_experiment(const CheckpointInfo& info) {
-  const std::string key = "experiment = \"";
-  const size_t at = info.train_config.find(key);
-  if (at == std::string::npos) return "";
-  const size_t from = at + key.size(), to = info.train_config.find('"', from);
-  return to == std::string::npos ? "" : info.train_config.substr(from, to - from);
+  if (info.train_config.empty()) return "";
+  try {
+    return to_string(parse_train_config(info.train_config).experiment);
+  } catch (const UsageError&) {
+    return "";
+  }
 }
 
 // Why recovery was poor, in words a user can act on.

@@ -14,62 +14,8 @@ void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::stri
                                    "TOML file setting any of the keys below (flag names without "
                                    "--); flags given as well override it");
   app.allow_config_extras(CLI::config_extras_mode::error);
-  auto& c = o.cfg;
-  auto& m = o.cfg.model;
-  const std::string what = "What to train";
-  app.add_option("--target", c.target, "Target image (PNG, BMP, TGA, GIF)")->group(what);
-  app.add_option("--experiment", o.experiment, "growing | persistent | regenerating")
-      ->capture_default_str()
-      ->group(what);
-  app.add_option("--size", c.size, "Shrink the target to fit SIZE x SIZE pixels")
-      ->capture_default_str()
-      ->group(what);
-  app.add_option("--pad", c.pad, "Empty border around the target (grid = size + 2 pad)")
-      ->capture_default_str()
-      ->group(what);
-  const std::string training = "Training";
-  app.add_option("--iters", c.iters, "Training iterations")->capture_default_str()->group(training);
-  app.add_option("--batch", c.batch, "Samples per iteration")
-      ->capture_default_str()
-      ->group(training);
-  app.add_option("--pool", c.pool, "Sample pool size")->capture_default_str()->group(training);
-  app.add_option("--min-steps", c.min_steps, "Shortest rollout (inclusive)")
-      ->capture_default_str()
-      ->group(training);
-  app.add_option("--max-steps", c.max_steps, "Longest rollout (exclusive)")
-      ->capture_default_str()
-      ->group(training);
-  app.add_option("--lr", c.lr, "Adam learning rate")->capture_default_str()->group(training);
-  app.add_option("--lr-decay-at", c.lr_decay_at,
-                 "Iteration from which lr is multiplied by lr-decay")
-      ->capture_default_str()
-      ->group(training);
-  app.add_option("--lr-decay", c.lr_decay, "Learning-rate factor after lr-decay-at")
-      ->capture_default_str()
-      ->group(training);
-  app.add_option("--damage", c.damage, "Regenerating: lowest-loss samples cut by a random circle")
-      ->capture_default_str()
-      ->group(training);
-  app.add_option("--seed", c.seed, help::kSeed)->capture_default_str()->group(training);
-  const std::string model = "Model";
-  app.add_option("--hidden", m.hidden, "Hidden width of the update network")
-      ->capture_default_str()
-      ->group(model);
-  app.add_option("--fire-rate", m.fire_rate, "Probability that a cell updates in a step")
-      ->capture_default_str()
-      ->group(model);
-  app.add_option("--alive-threshold", m.alive_threshold,
-                 "Alive: max alpha over the 3x3 neighbourhood above this")
-      ->capture_default_str()
-      ->group(model);
-  app.add_option("--perception", o.perception,
-                 "full (identity, sobel x/y, laplace) | distill (no laplace)")
-      ->capture_default_str()
-      ->group(model);
+  add_config_options(app, o.cfg, ConfigPart::Settings);
   const std::string run = "Run";
-  app.add_option("--device", c.device, help::kDevice)->capture_default_str()->group(run);
-  app.add_option("--threads", c.threads, help::kThreads)->capture_default_str()->group(run);
-  app.add_option("--backend", o.backend, help::kBackend)->capture_default_str()->group(run);
   app.add_option("--run-dir", o.run_dir, "Run directory (default runs/<target>-<experiment>)")
       ->group(run);
   app.add_flag("--resume", o.resume, "Continue the run in the run directory")->group(run);
@@ -97,17 +43,7 @@ void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::stri
       ->check(CLI::IsMember({"auto", "gloo", "nccl"}))
       ->capture_default_str()
       ->group(dist);
-  app.add_option("--log-every", c.log_every, "Log line every N iterations (when not a terminal)")
-      ->capture_default_str()
-      ->group(run);
-  app.add_option("--save-every", c.save_every,
-                 "Checkpoint every N iterations into checkpoints/ (0: only model.pt at the end)")
-      ->capture_default_str()
-      ->group(run);
-  app.add_option("--snapshot-every", c.snapshot_every,
-                 "Pictures (pool, batch, loss curve) every N iterations (0: off)")
-      ->capture_default_str()
-      ->group(run);
+  add_config_options(app, o.cfg, ConfigPart::Output);
 
   for (const std::string& name : left_out) {
     CLI::Option* opt = app.get_option_no_throw(name);
@@ -130,12 +66,6 @@ bool parse_train_flags(CLI::App& app, const TrainOptions& o, int argc, char** ar
         throw UsageError("unknown argument '" + excerpt(arg) + "' (see --help)");
   }
   return parse(app, argc, argv);
-}
-
-void apply_choices(TrainOptions& o) {
-  o.cfg.experiment = parse_experiment(o.experiment);
-  o.cfg.model.perception = parse_perception(o.perception);
-  o.cfg.backend = parse_backend(o.backend);
 }
 
 }  // namespace nca::cli

@@ -14,9 +14,6 @@ namespace nca::cli {
 
 struct TrainOptions {
   TrainConfig cfg;
-  std::string experiment = "regenerating";
-  std::string perception = "full";
-  std::string backend = "auto";
   std::string run_dir;
   bool resume = false;
   bool force = false;
@@ -28,7 +25,8 @@ struct TrainOptions {
   std::vector<std::string> config_only;  // flags add_train_flags left out of the command line
 };
 
-// Adds --config and every flag of `nca train` to `app`, bound to `o`, except those named in
+// Adds --config and every flag of `nca train` to `app`, bound to `o` (the config's keys through
+// add_config_options, nca/config_file.h), except those named in
 // `left_out` (e.g. "--force"): a command leaves out the flags it has no use for. They are not
 // in its --help, and parse_train_flags refuses them on the command line; a --config file may
 // still set them (they are o.config_only), so that a training config serves that command too,
@@ -38,9 +36,5 @@ void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::stri
 // parse() (common.h) for an app built with add_train_flags: also refuses a flag of
 // o.config_only on the command line, as an unknown argument (UsageError).
 bool parse_train_flags(CLI::App& app, const TrainOptions& o, int argc, char** argv);
-
-// Turns the parsed choice strings (experiment, perception, backend) into o.cfg's enums; throws
-// UsageError naming the choices.
-void apply_choices(TrainOptions& o);
 
 }  // namespace nca::cli

@@ -2,7 +2,7 @@
 // app, error rewording and validation as the command. A bad file must end in a UsageError (exit
 // 2), never in a crash, a sanitizer report or another exception. A config that is accepted must
 // also survive the trip through config.toml that --resume relies on: written with to_toml() and
-// read back, it gives the same config.
+// read back, by the command and by parse_train_config, it gives the same config.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "nca/config_file.h"
 #include "nca/errors.h"
 #include "train_flags.h"
 
@@ -46,7 +47,6 @@ std::string resolve(MemFile& file, const std::string& content) {
   char* argv[] = {name.data(), flag.data(), path.data(), nullptr};
   try {
     if (!nca::cli::parse(app, 3, argv)) return "";  // help was asked for
-    nca::cli::apply_choices(o);
     o.cfg.validate();
   } catch (const nca::UsageError&) {
     return "";
@@ -61,7 +61,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string content(reinterpret_cast<const char*>(data), size);
   const std::string toml = resolve(file, content);
   if (toml.empty()) return 0;
-  // The round trip of --resume: config.toml read back must give the same config.
+  // The round trip of --resume: config.toml read back must give the same config, through the
+  // command's parser and through the reader of config.toml (nca/config_file.h) alike.
   if (resolve(file, toml) != toml) __builtin_trap();
+  if (nca::parse_train_config(toml).to_toml() != toml) __builtin_trap();
   return 0;
 }
