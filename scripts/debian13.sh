@@ -25,12 +25,15 @@ chroots=${NCA_CHROOT_DIR:-/var/lib/nca/chroots}
 die() { echo "debian13: $*" >&2; exit "${2:-1}"; }
 [[ $(id -u) -eq 0 ]] || die "needs root (debootstrap, chroot and mounts)"
 
-# The Debian mirror this machine's apt uses, for trixie too.
+# The Debian mirror this machine's apt uses, for trixie too: from its apt sources only (a mirror
+# named here could be one this machine cannot reach).
 mirror() {
   local uri
   uri=$(grep -hoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list.d/*.sources \
     /etc/apt/sources.list 2>/dev/null | head -n 1 | awk '{print $2}') || true
-  echo "${uri:-http://deb.debian.org/debian}"
+  local where="/etc/apt/sources.list or /etc/apt/sources.list.d/*.sources"
+  [[ -n $uri ]] || die "no Debian mirror in this machine's apt sources ($where): add the one this machine uses, then run this again"
+  echo "$uri"
 }
 
 # run_in DIR COMMAND: COMMAND under bash in the chroot DIR with the tree at /nca.
@@ -59,7 +62,7 @@ ensure() {
   if [[ ! -f $root/.nca-chroot ]]; then
     command -v debootstrap >/dev/null || scripts/deps.sh --debian13
     local m
-    m=$(mirror)
+    m=$(mirror) || exit 1
     echo "debian13: making $root (debootstrap trixie from $m)"
     rm -rf "$root.partial"
     mkdir -p "$chroots"

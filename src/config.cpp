@@ -318,6 +318,12 @@ std::string check_config_text(const std::string& text,
                               excerpt(value), excerpt(inner)));
       return at(fmt::format("{} takes a number, got \"{}\"", key, excerpt(inner)));
     }
+    if (kind == KeyKind::Number && !quoted && value.find(',') != std::string::npos) {
+      std::string with_point = value;
+      std::replace(with_point.begin(), with_point.end(), ',', '.');
+      return at(fmt::format("{0} = {1}: a number is written with a point, not a comma ({0} = {2})",
+                            key, excerpt(value), excerpt(with_point)));
+    }
     if (kind == KeyKind::Text && !quoted)
       return at(
           fmt::format("{0} = {1}: text is written in quotes ({0} = \"{1}\")", key, excerpt(value)));

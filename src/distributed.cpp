@@ -3,20 +3,25 @@
 #include "nca/distributed.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -111,6 +116,32 @@ bool ProcessGroup::nccl_available() {
 #endif
 }
 
+namespace {
+
+// What a rank asks of file descriptors: LibTorch and the program, then sockets to each other rank.
+// Measured under --nproc W with a tiny run: W = 2, 4, 8 needed 24, 32 and 48 (16 + 4 W); twice that
+// leaves room for what a larger run opens.
+constexpr rlim_t kOpenFilesBase = 64, kOpenFilesPerRank = 8;
+
+// Gloo keeps sockets to every other rank and LibTorch's store more: under a low open-file limit
+// (ulimit -n) they run out in a background thread, which aborts the process. The soft limit is
+// raised to what is needed where the hard limit allows; below that, refused with one line.
+void ensure_open_files(int world_size) {
+  const rlim_t need = kOpenFilesBase + kOpenFilesPerRank * static_cast<rlim_t>(world_size);
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= need) return;
+  if (lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= need) {
+    lim.rlim_cur = need;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) == 0) return;
+  }
+  throw UsageError(fmt::format(
+      "the open-file limit is {} (ulimit -n): a data-parallel run of {} processes needs {}; "
+      "raise it with ulimit -n {}",
+      lim.rlim_cur, world_size, need, need));
+}
+
+}  // namespace
+
 ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeout, bool nccl)
     : impl_(std::make_unique<Impl>()) {
   if (nccl && !nccl_available())
@@ -119,6 +150,16 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
         "--dist-backend gloo");
   impl_->env = env;
   impl_->timeout = timeout;
+  ensure_open_files(env.world_size);
+  // A name that does not resolve would only end in "socket timed out": said as it is, at once.
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int err = ::getaddrinfo(env.master_addr.c_str(), nullptr, &hints, &found); err != 0)
+    throw UsageError("MASTER_ADDR '" + excerpt(env.master_addr) +
+                     "' is not an address this machine can find (" + ::gai_strerror(err) +
+                     "): set it to rank 0's host name or IP address");
+  ::freeaddrinfo(found);
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<uint16_t>(env.master_port);
   opts.isServer = env.rank == 0;
@@ -258,6 +299,18 @@ int ProcessGroup::max(int value) {
   return v[0][0].item<int>();
 }
 
+std::string ProcessGroup::broadcast_text(const std::string& text, int root) {
+  const int longest = max(static_cast<int>(text.size()));
+  std::vector<at::Tensor> v{torch::zeros({longest}, torch::kUInt8)};
+  std::copy(text.begin(), text.end(), static_cast<char*>(v[0].data_ptr()));
+  c10d::BroadcastOptions opts;
+  opts.rootRank = root;
+  opts.timeout = impl_->timeout;
+  impl_->wait(impl_->group->broadcast(v, opts), "broadcast");
+  const char* bytes = static_cast<const char*>(v[0].data_ptr());
+  return std::string(bytes, std::find(bytes, bytes + longest, '\0'));
+}
+
 double ProcessGroup::sum(double value) {
   std::vector<at::Tensor> v{torch::full({1}, value, torch::kDouble)};
   c10d::AllreduceOptions opts;
@@ -340,7 +393,12 @@ int exit_status(int wstatus) {
 
 }  // namespace
 
+// How long the launcher waits for the ranks it asked to stop (they save first) before it ends
+// them.
+constexpr std::chrono::seconds kStopGrace{120};
+
 int launch_local(int nproc, const std::vector<std::string>& args) {
+  ensure_open_files(nproc);  // refused once here rather than by every rank
   const int port = free_port();
   // Signals arrive here (a terminal's Ctrl-C goes to the whole group anyway; kill from
   // elsewhere only to this process) and are passed on, so every rank saves.
@@ -350,6 +408,7 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
 
   std::vector<pid_t> children;
+  const pid_t launcher = ::getpid();
   for (int r = 0; r < nproc; ++r) {
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -358,6 +417,10 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
                                std::strerror(errno));
     }
     if (pid == 0) {
+      // A rank outlives no launcher: when it goes (kill -9 included), the rank is asked to stop
+      // as by Ctrl-C, and saves.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) ::_exit(1);  // it went before that took hold
       ::setenv("RANK", std::to_string(r).c_str(), 1);
       ::setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
@@ -376,7 +439,8 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
 
   // The first failure's status: the ranks it makes the launcher stop do not count.
   int first_failure = 0;
-  bool stopping = false;
+  bool stopping = false, killed = false;
+  std::chrono::steady_clock::time_point stop_asked;
   size_t running = children.size();
   // Polled rather than blocking in waitpid, so that a signal is passed on at once whenever it
   // comes.
@@ -389,6 +453,13 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
     int wstatus = 0;
     const pid_t pid = ::waitpid(-1, &wstatus, WNOHANG);
     if (pid == 0 || (pid < 0 && errno == EINTR)) {
+      // A rank that has not stopped long after it was asked to (one stopped with SIGSTOP and
+      // continued into a hang, say) is ended, so that the launcher never waits forever.
+      if (stopping && !killed && std::chrono::steady_clock::now() - stop_asked > kStopGrace) {
+        killed = true;
+        for (pid_t c : children)
+          if (c > 0) ::kill(c, SIGKILL);
+      }
       ::usleep(20000);
       continue;
     }
@@ -399,10 +470,15 @@ int launch_local(int nproc, const std::vector<std::string>& args) {
     const int status = exit_status(wstatus);
     if (status != 0 && !stopping) {
       first_failure = status;
-      // One rank failed: the others would only wait for it until their timeout.
+      // One rank failed: the others would only wait for it until their timeout. SIGCONT wakes a
+      // rank stopped with SIGSTOP, so that it hears the request.
       stopping = true;
-      for (pid_t c : children)
-        if (c > 0) ::kill(c, SIGTERM);
+      stop_asked = std::chrono::steady_clock::now();
+      for (pid_t c : children) {
+        if (c <= 0) continue;
+        ::kill(c, SIGTERM);
+        ::kill(c, SIGCONT);
+      }
     }
   }
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);

@@ -49,7 +49,8 @@ SamplePool from_states(const at::Tensor& states) {
 
 }  // namespace
 
-void write_pool_file(const std::string& path, const SamplePool& pool, int64_t iteration) {
+void write_pool_file(const std::string& path, const SamplePool& pool, int64_t iteration,
+                     const PoolOrigin& origin) {
   const auto c = pool.compact();
   torch::serialize::OutputArchive archive;
   archive.write("magic", c10::IValue(std::string(kPoolMagic)));
@@ -61,6 +62,8 @@ void write_pool_file(const std::string& path, const SamplePool& pool, int64_t it
   archive.write("width", c10::IValue(c.shape[3]));
   archive.write("boxes", c.boxes);
   archive.write("cells", c.cells);
+  if (!origin.config.empty()) archive.write("config", c10::IValue(origin.config));
+  if (origin.rank >= 0) archive.write("rank", c10::IValue(int64_t{origin.rank}));
   write_archive_atomically(path, archive);
 }
 
@@ -69,6 +72,7 @@ PoolFile read_pool_from_memory(const char* data, size_t size, const std::string&
   SamplePool::Compact compact;
   at::Tensor states;  // format 1
   int64_t iteration = -1;
+  PoolOrigin origin;
   try {
     auto archive = open_checked_archive(data, size, name);
     c10::IValue magic;
@@ -85,6 +89,17 @@ PoolFile read_pool_from_memory(const char* data, size_t size, const std::string&
                        read_int(archive, "height"), read_int(archive, "width")};
       compact.boxes = read_tensor(archive, "boxes");
       compact.cells = read_tensor(archive, "cells");
+      // Recorded from this version on: which run saved it.
+      c10::IValue config, rank;
+      if (archive.try_read("config", config)) {
+        if (!config.isString()) throw Refused("its 'config' is not text");
+        origin.config = config.toStringRef();
+      }
+      if (archive.try_read("rank", rank)) {
+        if (!rank.isInt() || rank.toInt() < 0 || rank.toInt() >= (int64_t{1} << 20))
+          throw Refused("its 'rank' is not a process rank");
+        origin.rank = static_cast<int>(rank.toInt());
+      }
     } else {
       if (!archive.try_read("states", states))
         throw Refused("not an nca pool (no nca-pool header)");
@@ -97,7 +112,7 @@ PoolFile read_pool_from_memory(const char* data, size_t size, const std::string&
     throw std::runtime_error(what + "corrupt or truncated");
   }
   try {
-    return {states.defined() ? from_states(states) : SamplePool(compact), iteration};
+    return {states.defined() ? from_states(states) : SamplePool(compact), iteration, origin};
   } catch (const std::exception& e) {
     throw std::runtime_error(what + first_line(e));
   }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "nca/atomic_file.h"
+#include "nca/checkpoint.h"
 #include "nca/errors.h"
 #include "nca/image_io.h"
 #include "nca/plot.h"
@@ -32,8 +33,8 @@ constexpr const char* kLockName = ".nca.lock";
 
 // The files nca writes at the top of a run directory (besides the lock and subfolders).
 bool is_top_file(const std::string& name) {
-  for (const char* f : {"config.toml", "model.pt", "pool.pt", "loss.csv", "loss.png", "batch.png",
-                        "target.png", "growth.gif"})
+  for (const char* f : {"config.toml", "model.pt", "pool.pt", "pool.next.pt", "loss.csv",
+                        "loss.png", "batch.png", "target.png", "growth.gif"})
     if (name == f) return true;
   return false;
 }
@@ -256,6 +257,7 @@ void RunDir::prepare() {
 
 std::string RunDir::model_path() const { return (fs::path(dir_) / "model.pt").string(); }
 std::string RunDir::pool_path() const { return (fs::path(dir_) / "pool.pt").string(); }
+std::string RunDir::next_pool_path() const { return (fs::path(dir_) / "pool.next.pt").string(); }
 std::string RunDir::loss_csv_path() const { return (fs::path(dir_) / "loss.csv").string(); }
 
 RunDir::Resumed RunDir::resume(Trainer& trainer) const {
@@ -282,19 +284,32 @@ void RunDir::keep_loss_rows_before(int64_t iteration) {
   // Read whole and bounded: loss.csv could be a link to /dev/zero or a FIFO (refused, one line).
   // A row is about 60 bytes: 1 GB is some 17 million iterations.
   std::istringstream in(read_file(csv, size_t{1} << 30));
+  // An emptied, cut or edited loss.csv would go on after a silent gap: refused, saying what is
+  // missing and the two ways on.
+  const auto refuse = [&](const std::string& what) {
+    return UsageError(in_quotes(csv) + " " + what + ", but model.pt is at iteration " +
+                      std::to_string(iteration) +
+                      ": put the run's whole loss.csv back, or remove it to go on with one that "
+                      "starts at iteration " +
+                      std::to_string(iteration));
+  };
   std::string line, kept;
   std::getline(in, line);
+  if (line + "\n" != kCsvHeader) throw refuse("has no header (iter,loss,...)");
   kept = line + "\n";
+  int64_t next = 0;  // the iteration the next row must have
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     // A row cut short (a kill or a full disk in the middle of writing it) ends what is kept: its
     // iteration comes after the checkpoint's anyway.
     if (std::count(line.begin(), line.end(), ',') != 5) break;
     try {
-      if (std::stoll(line.substr(0, line.find(','))) >= iteration) break;
+      const int64_t row = std::stoll(line.substr(0, line.find(',')));
+      if (row >= iteration || row != next) break;
     } catch (const std::exception&) {
       break;
     }
+    ++next;
     kept += line + "\n";
     std::istringstream row(line);
     std::string iter, loss, log10, steps, lr;
@@ -312,6 +327,9 @@ void RunDir::keep_loss_rows_before(int64_t iteration) {
       // a malformed number only costs one point of the picture
     }
   }
+  if (next != iteration)
+    throw refuse(next == 0 ? std::string("holds no rows")
+                           : "holds rows for iterations 0.." + std::to_string(next - 1) + " only");
   write_text_atomically(csv, kept);
 }
 
@@ -355,7 +373,32 @@ void RunDir::write_pictures(Trainer& trainer) const {
   }
 }
 
-void RunDir::save(const Trainer& trainer) const { trainer.save(model_path(), pool_path()); }
+void RunDir::save(const Trainer& trainer) const {
+  // The new pool becomes pool.pt only once model.pt of its iteration is committed: a save cut
+  // short between the two leaves pool.pt the pool of model.pt's iteration, so that a resume
+  // continues exactly (settle_pool() finishes a save cut short after the commit).
+  trainer.save(model_path(), next_pool_path());
+  if (!trainer.pool()) return;
+  std::error_code ec;
+  fs::rename(next_pool_path(), pool_path(), ec);
+  if (ec) throw std::runtime_error("cannot write '" + pool_path() + "': " + ec.message());
+}
+
+void RunDir::settle_pool() const {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(next_pool_path(), ec))) return;
+  int64_t next = -1;
+  try {
+    next = read_pool_file(next_pool_path()).iteration;
+  } catch (const std::exception&) {  // unreadable: not the pool of any commit
+  }
+  if (next >= 0 && next == read_checkpoint_info(model_path()).iteration) {
+    fs::rename(next_pool_path(), pool_path(), ec);
+    if (ec) throw std::runtime_error("cannot write '" + pool_path() + "': " + ec.message());
+  } else {
+    fs::remove(next_pool_path(), ec);
+  }
+}
 
 void RunDir::write_checkpoint(int64_t iteration) const {
   const auto ckpt = fs::path(dir_) / "checkpoints" / fmt::format("model_{:06d}.pt", iteration);

@@ -5,6 +5,9 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <sstream>
+
+#include "archive_checks.h"
 #include "nca/atomic_file.h"
 
 namespace nca {
@@ -66,14 +69,33 @@ torch::jit::Module to_torchscript(const NCAModel& model, int64_t training_grid) 
 
 void export_torchscript(const NCAModel& model, const std::string& path, int64_t training_grid) {
   auto m = to_torchscript(model, training_grid);
-  write_atomically(path, [&](const std::string& tmp) {
-    try {
-      m.save(tmp);
-    } catch (const c10::Error& e) {
-      std::string msg = e.what_without_backtrace();
-      throw std::runtime_error(msg.substr(0, msg.find('\n')));
-    }
-  });
+  // Saved to memory first: LibTorch's file writer throws from its destructor when a write fails
+  // (a full disk), which ends the process. The bytes then go through the atomic writer, which
+  // reports the reason.
+  std::ostringstream bytes;
+  try {
+    m.save(bytes);
+  } catch (const c10::Error& e) {
+    std::string msg = e.what_without_backtrace();
+    throw std::runtime_error("cannot write '" + path + "': " + msg.substr(0, msg.find('\n')));
+  }
+  const std::string data = bytes.str();
+  write_bytes_atomically(path, [&](ByteSink& sink) { sink.write(data); });
+}
+
+bool is_torchscript_export(const std::string& path) {
+  try {
+    const std::string data = read_file(path, kMaxExportBytes);
+    // Its data.pkl (stored, not compressed, as torch writes it) starts with the module's class:
+    // protocol 2, then GLOBAL __torch__ NCA.
+    static const std::string kHead = std::string("\x80\x02") + "c__torch__\nNCA\n";
+    for (const archive::ZipRecord& r : archive::read_zip_directory(
+             reinterpret_cast<const unsigned char*>(data.data()), data.size()))
+      if (r.name == "data.pkl")
+        return r.unpacked >= kHead.size() && data.compare(r.data_offset, kHead.size(), kHead) == 0;
+  } catch (const std::exception&) {  // not a zip, too large, unreadable: not an export of nca's
+  }
+  return false;
 }
 
 }  // namespace nca

@@ -9,8 +9,10 @@
 #include <torch/torch.h>
 
 #include "nca/checkpoint.h"
+#include "nca/config_file.h"
 #include "nca/damage.h"
 #include "nca/device.h"
+#include "nca/errors.h"
 #include "nca/pool_file.h"
 #include "nca/torch_compat.h"
 
@@ -203,13 +205,41 @@ void Trainer::save(const std::string& model_path, const std::string& pool_path) 
   // (a full disk), model.pt still holds the previous save, and the pair stays consistent; only a
   // failure between the two leaves a pool one save newer than the model, which load() accepts
   // and reports (pool states are valid training states whatever their age).
-  if (pool_ && !pool_path.empty()) write_pool_file(pool_path, *pool_, iteration_);
+  if (pool_ && !pool_path.empty())
+    write_pool_file(pool_path, *pool_, iteration_, {cfg_.to_toml(), cfg_.rank});
   CheckpointInfo info;
   info.iteration = iteration_;
   info.model = cfg_.model;
   info.train_config = cfg_.to_toml();
   info.target = target_;
   save_checkpoint(model_path, model_, info, optimizer_.get(), &gen_);
+}
+
+void Trainer::check_pool_origin(const std::string& path, const PoolOrigin& origin) const {
+  const std::string what = "cannot load pool '" + path + "': ";
+  if (origin.rank >= 0 && origin.rank != cfg_.rank)
+    throw std::runtime_error(what + "it is rank " + std::to_string(origin.rank) +
+                             "'s share of the pool, not rank " + std::to_string(cfg_.rank) +
+                             "'s: each process resumes its own");
+  if (origin.config.empty()) return;  // saved before pools said whose they are
+  TrainConfig made;
+  try {
+    made = parse_train_config(origin.config);
+  } catch (const UsageError&) {
+    return;  // keys of another version: the shape check below still holds
+  }
+  std::string differ;
+  std::error_code ec;
+  for (const ConfigChange& c : config_changes(made, cfg_)) {
+    if (!fixed_on_resume(c.key)) continue;
+    if (c.key == "target" && std::filesystem::equivalent(made.target, cfg_.target, ec)) continue;
+    differ += (differ.empty() ? "" : "; ") + c.key + " = " + excerpt(c.before) + ", not " +
+              excerpt(c.after);
+  }
+  if (!differ.empty())
+    throw std::runtime_error(what + "it is another run's (" + differ +
+                             "): put this run's pool back, or go on with a new pool of seeds "
+                             "with --new-pool");
 }
 
 Trainer::LoadResult Trainer::load(const std::string& model_path, const std::string& pool_path) {
@@ -219,6 +249,7 @@ Trainer::LoadResult Trainer::load(const std::string& model_path, const std::stri
   std::error_code ec;
   if (pool_ && !pool_path.empty() && std::filesystem::exists(pool_path, ec)) {
     auto file = read_pool_file(pool_path);
+    check_pool_origin(pool_path, file.origin);
     if (file.pool.shape() != pool_->shape())
       throw std::runtime_error("cannot load pool '" + pool_path + "': pool of shape " +
                                c10::str(at::IntArrayRef(file.pool.shape())) +

@@ -147,12 +147,37 @@ void estimate_save_size(Trainer& trainer, CostEstimate& cost) {
   }
 }
 
-// A resumed run goes on as it was set up: refuses (UsageError) a flag or --config that changes
-// what defines the run (fixed_on_resume) from the run's config.toml, and tells what else changes
+// What the run in `run_dir` was set up with: what model.pt was made with where it says (the
+// truth: config.toml may have been edited since, or be another run's), else its config.toml.
+// model.pt holds rank 0's share of a data-parallel run: there the sizes, the seed and the rest
+// come from config.toml, and what makes the model (target, experiment, sizes, the network) from
+// model.pt.
+std::optional<TrainConfig> run_setup(const std::string& run_dir, const std::string& model_path,
+                                     int world) {
+  std::optional<TrainConfig> setup = saved_run_config(run_dir);
+  const std::string recorded_text = read_checkpoint_info(model_path).train_config;
+  if (recorded_text.empty()) return setup;
+  TrainConfig recorded;
+  try {
+    recorded = parse_train_config(recorded_text);
+  } catch (const UsageError&) {
+    return setup;  // a checkpoint of another version's keys: config.toml alone
+  }
+  if (world == 1 || !setup) return recorded;
+  setup->target = recorded.target;
+  setup->experiment = recorded.experiment;
+  setup->size = recorded.size;
+  setup->pad = recorded.pad;
+  setup->model = recorded.model;
+  return setup;
+}
+
+// A resumed run goes on as it was set up: refuses (UsageError) a flag, --config or edited
+// config.toml that changes what defines the run (fixed_on_resume), and tells what else changes
 // (more iterations, another learning rate, ...).
-void check_resume_changes(const std::string& run_dir, const TrainConfig& cfg,
-                          const NoticeFn& notice) {
-  const std::optional<TrainConfig> saved = saved_run_config(run_dir);
+void check_resume_changes(const std::string& run_dir, const std::string& model_path,
+                          const TrainConfig& cfg, int world, const NoticeFn& notice) {
+  const std::optional<TrainConfig> saved = run_setup(run_dir, model_path, world);
   if (!saved) return;
   std::error_code ec;
   std::string refused;  // every fixed setting that would change, in config.toml's order
@@ -184,6 +209,19 @@ void check_saved_world(const std::string& run_dir, const std::string& model_path
         " (or a launcher's WORLD_SIZE=" + std::to_string(saved_world) + ")");
 }
 
+// The settings every process of a data-parallel run must share, as config.toml writes them: all
+// but a process's own device, threads, step implementation and logging.
+std::string shared_settings(const TrainConfig& cfg) {
+  const TrainConfig defaults;
+  TrainConfig c = cfg;
+  c.device = defaults.device;
+  c.threads = defaults.threads;
+  c.backend = defaults.backend;
+  c.log_every = defaults.log_every;
+  c.snapshot_every = defaults.snapshot_every;
+  return c.to_toml();
+}
+
 }  // namespace
 
 void check_shards(const TrainConfig& cfg, int world) {
@@ -210,7 +248,18 @@ void check_before_launch(const TrainConfig& cfg, int world, const std::string& d
 std::optional<TrainConfig> saved_run_config(const std::string& run_dir) {
   const std::string path = RunDir::config_path_of(run_dir);
   std::error_code ec;
-  if (!fs::exists(path, ec)) return std::nullopt;
+  if (!fs::exists(fs::symlink_status(path, ec))) {
+    // config.toml gone: a single process's model.pt holds the same config (a data-parallel run's
+    // holds rank 0's share of it).
+    const std::string model = (fs::path(run_dir) / "model.pt").string();
+    if (!fs::exists(model, ec) || fs::exists(fs::path(run_dir) / "ranks", ec)) return std::nullopt;
+    try {
+      const std::string recorded = read_checkpoint_info(model).train_config;
+      if (!recorded.empty()) return parse_train_config(recorded);
+    } catch (const std::exception&) {  // the resume's own checks say what is wrong with it
+    }
+    return std::nullopt;
+  }
   try {
     return read_train_config(path);
   } catch (const std::exception&) {
@@ -219,8 +268,13 @@ std::optional<TrainConfig> saved_run_config(const std::string& run_dir) {
 }
 
 bool restarted_with_run_to_resume(const std::string& run_dir) {
+  // Only a worker of a launcher (RANK set) that counts its restarts in whole numbers.
   const char* n = std::getenv("TORCHELASTIC_RESTART_COUNT");
-  if (!n || !*n || std::string(n) == "0" || run_dir.empty()) return false;
+  const char* rank = std::getenv("RANK");
+  std::string count = n ? n : "";
+  if (!rank || !*rank || !check_integer_text(count, true).empty() || count == "0" ||
+      run_dir.empty())
+    return false;
   std::error_code ec;
   return fs::exists(fs::path(run_dir) / "model.pt", ec);
 }
@@ -247,7 +301,27 @@ TrainingRun::TrainingRun(RunRequest request, const std::optional<LaunchEnv>& env
                         "process",
                         world_, nccl ? "NCCL" : "Gloo", env->master_addr, env->master_port,
                         shard.batch, cfg.uses_pool() ? shard.pool : 0));
+    agree_on_settings();
   }
+}
+
+// Processes started by hand (or by a launcher given different flags) would train a mixture, or
+// fail deep in a collective: every rank compares its settings with rank 0's first.
+void TrainingRun::agree_on_settings() {
+  const std::string mine = shared_settings(request_.cfg);
+  const std::string first = group_->broadcast_text(mine);
+  on_every_rank("has other settings", [&] {
+    if (first == mine) return;
+    std::string differ;
+    for (const ConfigChange& c :
+         config_changes(parse_train_config(first), parse_train_config(mine)))
+      differ += fmt::format("{}{} = {}, not {}", differ.empty() ? "" : "; ", c.key,
+                            excerpt(c.after), excerpt(c.before));
+    throw UsageError(fmt::format(
+        "rank {} was started with other settings than rank 0: {} (start every process of a run "
+        "with the same flags and config)",
+        rank_, differ));
+  });
 }
 
 TrainingRun::~TrainingRun() = default;
@@ -272,7 +346,7 @@ void TrainingRun::start(int threads) {
   if (writer()) dir_.emplace(request_.run_dir, request_.mode);
   if (writer() && resuming) {
     check_saved_world(request_.run_dir, model_path(), world_);
-    check_resume_changes(request_.run_dir, cfg, notice_);
+    check_resume_changes(request_.run_dir, model_path(), cfg, world_, notice_);
   }
   const std::string per_process = parallel() ? " per process" : "";
   // A resumed run's target is the one model.pt holds: the run directory is all it needs (the
@@ -389,6 +463,7 @@ void TrainingRun::resume() {
   Trainer& trainer = *trainer_;
   const std::string& run_dir = request_.run_dir;
   on_every_rank("could not resume", [&] {
+    if (writer()) dir_->settle_pool();
     const int64_t k = read_checkpoint_info(model_path()).iteration;
     const std::string pool_file =
         writer() ? dir_->pool_path() : RunDir::rank_state_path(run_dir, rank_, k, true);
@@ -406,6 +481,10 @@ void TrainingRun::resume() {
                 fmt::format("pool.pt is from iteration {}, model.pt from {} (a save was cut "
                             "short); training goes on with that pool",
                             resumed.pool_iteration, trainer.iteration()));
+      // loss.csv must hold every iteration before model.pt's: checked here, where every rank
+      // hears of a refusal.
+      saved_iteration_ = trainer.iteration();
+      write([&] { dir_->open_loss_log(trainer.iteration()); });
     } else {
       // This rank's own generator and pool shard, saved with model.pt's iteration.
       trainer.load(RunDir::rank_state_path(run_dir, rank_, k, false),
@@ -421,7 +500,7 @@ void TrainingRun::begin() {
   if (resuming) resume();
   // Every rank starts from rank 0's weights (new runs draw their own; resumed ones agree).
   if (group_) group_->broadcast(trainer.model()->parameters());
-  write([&] { dir_->open_loss_log(trainer.iteration()); });
+  if (!resuming) write([&] { dir_->open_loss_log(trainer.iteration()); });
   if (resuming)
     notice_(Notice::Info,
             fmt::format("resuming {} at iteration {}", request_.run_dir, trainer.iteration()));

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <torch/torch.h>
 
@@ -111,6 +112,22 @@ std::string web_page(const NCAModel& model, const WebPageOptions& options) {
   return page;
 }
 
+void check_web_folder(const std::string& out_dir) {
+  namespace fs = std::filesystem;
+  const fs::path page = fs::path(out_dir) / "index.html";
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(page, ec))) return;
+  check_replaceable(page.string());
+  std::ifstream in(page, std::ios::binary);
+  std::string head(512, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (head.find(kWebPageMark) == std::string::npos)
+    throw UsageError("--web '" + excerpt(out_dir) +
+                     "' holds an index.html that nca did not write: nca replaces only its own "
+                     "pages; choose a new or empty folder");
+}
+
 std::string export_web_page(const NCAModel& model, const std::string& out_dir,
                             const WebPageOptions& options) {
   namespace fs = std::filesystem;
@@ -118,6 +135,7 @@ std::string export_web_page(const NCAModel& model, const std::string& out_dir,
   std::error_code ec;
   if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
     throw UsageError("--web " + out_dir + ": is a file, not a directory");
+  check_web_folder(out_dir);
   fs::create_directories(out_dir, ec);
   if (ec) throw std::runtime_error("cannot create directory '" + out_dir + "': " + ec.message());
   const std::string path = (fs::path(out_dir) / "index.html").string();

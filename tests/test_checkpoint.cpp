@@ -9,6 +9,7 @@
 
 #include "nca/atomic_file.h"
 #include "nca/checkpoint.h"
+#include "nca/pool_file.h"
 #include "nca/trainer.h"
 #include "test_util.h"
 
@@ -106,17 +107,36 @@ TEST_CASE("a pool.pt of the first format (one states tensor) resumes exactly") {
   for (int i = 0; i < 2; ++i) CHECK(b.step().loss == a.step().loss);
 }
 
-TEST_CASE("a pool.pt of another pool size is refused") {
+TEST_CASE("a pool.pt of another pool size, run or rank is refused") {
   nca::test::TempDir dir;
   auto cfg = tiny();
   nca::Trainer a(cfg, blob_target(cfg), torch::kCPU);
   a.save(dir.file("model.pt"), dir.file("pool.pt"));
-  cfg.pool = 8;
-  nca::Trainer b(cfg, blob_target(cfg), torch::kCPU);
+  auto other = cfg;
+  other.pool = 8;
+  nca::Trainer b(other, blob_target(other), torch::kCPU);
+  // The pool says whose it is: the setting that differs is named.
   CHECK_THROWS_WITH(b.load(dir.file("model.pt"), dir.file("pool.pt")),
                     "cannot load pool '" + dir.file("pool.pt") +
+                        "': it is another run's (pool = 4, not 8): put this run's pool back, or go "
+                        "on with a new pool of seeds with --new-pool");
+  // A pool written before pools said whose they are: its shape is still checked.
+  nca::write_pool_file(dir.file("old.pt"), *a.pool(), 0);
+  CHECK_THROWS_WITH(b.load(dir.file("model.pt"), dir.file("old.pt")),
+                    "cannot load pool '" + dir.file("old.pt") +
                         "': pool of shape [4, 16, 12, 12] does not fit this run's pool [8, 16, "
                         "12, 12]");
+  auto seeded = cfg;
+  seeded.seed = 7;
+  nca::Trainer c(seeded, blob_target(seeded), torch::kCPU);
+  CHECK_THROWS_WITH(c.load(dir.file("model.pt"), dir.file("pool.pt")),
+                    Contains("it is another run's (seed = 0, not 7)"));
+  auto rank1 = cfg;
+  rank1.rank = 1;
+  rank1.world_size = 2;
+  nca::Trainer d(rank1, blob_target(rank1), torch::kCPU);
+  CHECK_THROWS_WITH(d.load(dir.file("model.pt"), dir.file("pool.pt")),
+                    Contains("it is rank 0's share of the pool, not rank 1's"));
 }
 
 TEST_CASE("bad checkpoint files are refused with a clear message") {

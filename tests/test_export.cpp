@@ -112,6 +112,16 @@ TEST_CASE("export_torchscript writes a module that loads back") {
   CHECK_THROWS_AS(nca::export_torchscript(model, dir.file("no/such/dir/m.pt"), 40),
                   std::runtime_error);
   CHECK_FALSE(std::filesystem::exists(dir.file("no")));
+
+  // What export writes, it recognises (and may replace); nothing else.
+  CHECK(nca::is_torchscript_export(path));
+  std::ofstream(dir.file("notes.pt")) << "my data";
+  CHECK_FALSE(nca::is_torchscript_export(dir.file("notes.pt")));
+  CHECK_FALSE(nca::is_torchscript_export(dir.file("missing.pt")));
+  torch::jit::Module other("Other");
+  other.register_attribute("x", c10::IntType::get(), int64_t{1});
+  other.save(dir.file("other.pt"));
+  CHECK_FALSE(nca::is_torchscript_export(dir.file("other.pt")));
 }
 
 TEST_CASE("the web page embeds the config and the exact weights") {
@@ -158,4 +168,18 @@ TEST_CASE("the web page refuses grids it cannot run, and export writes index.htm
   CHECK(first == "<!doctype html>");
   std::ofstream(dir.file("file")) << "x";
   CHECK_THROWS_AS(nca::export_web_page(model, dir.file("file")), nca::UsageError);
+
+  // Its own page it replaces; a page of someone else's it refuses, and leaves as it was.
+  CHECK(nca::web_page(model).find(nca::kWebPageMark) < 512);
+  CHECK_NOTHROW(nca::export_web_page(model, out));
+  std::filesystem::create_directories(dir.file("mine"));
+  std::ofstream(dir.file("mine/index.html")) << "<p>my page</p>";
+  CHECK_THROWS_WITH(nca::export_web_page(model, dir.file("mine")),
+                    "--web '" + dir.file("mine") +
+                        "' holds an index.html that nca did not write: nca replaces only its own "
+                        "pages; choose a new or empty folder");
+  std::ifstream mine(dir.file("mine/index.html"));
+  std::string kept;
+  std::getline(mine, kept);
+  CHECK(kept == "<p>my page</p>");
 }

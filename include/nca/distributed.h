@@ -59,6 +59,9 @@ class ProcessGroup {
   IterationHooks::Agreement agree(bool ok, bool stop);
   // The largest `value` over the ranks.
   int max(int value);
+  // Rank `root`'s `text` (holding no NUL), on every rank: one agreement on its length, one
+  // broadcast (over Gloo, whatever carries the gradients).
+  std::string broadcast_text(const std::string& text, int root = 0);
   // The sum of `value` over the ranks.
   double sum(double value);
 

@@ -31,6 +31,14 @@ inline std::string excerpt(const std::string& s, size_t max = 60) {
   return s.size() > max ? out + "..." : out;
 }
 
+// excerpt() for a whole message: longer than `max`, it keeps its beginning and its end (where a
+// message says why) with "..." between, so that a long path is what gets shortened.
+inline std::string excerpt_middle(const std::string& s, size_t max) {
+  if (s.size() <= max) return excerpt(s, max);
+  const size_t head = (max - 3) / 2, tail = max - 3 - head;
+  return excerpt(s.substr(0, head), head) + "..." + excerpt(s.substr(s.size() - tail), tail);
+}
+
 // A path or name in single quotes, as the one-line errors show it.
 inline std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 

@@ -16,14 +16,22 @@ namespace nca {
 inline constexpr const char* kPoolMagic = "nca-pool";
 inline constexpr int64_t kPoolFormat = 2;
 
+// Which run a pool belongs to, so that a resume can refuse another run's pool.
+struct PoolOrigin {
+  std::string config;  // the TrainConfig (TOML) of the trainer that saved it ("": not recorded)
+  int rank = -1;       // the data-parallel rank whose share it is (-1: not recorded)
+};
+
 struct PoolFile {
   SamplePool pool;
   int64_t iteration = -1;  // the training iteration it was saved at (-1: not recorded)
+  PoolOrigin origin;
 };
 
 // Writes `pool` atomically to `path` (write_archive_atomically: a full disk is reported with
 // its reason, and the previous file stays). Assembles no full-size tensor.
-void write_pool_file(const std::string& path, const SamplePool& pool, int64_t iteration);
+void write_pool_file(const std::string& path, const SamplePool& pool, int64_t iteration,
+                     const PoolOrigin& origin = {});
 
 // Reads a pool file, either format. Throws std::runtime_error "cannot load pool 'path': why"
 // for a file that is missing, corrupt, or inconsistent (see SamplePool(const Compact&)); the

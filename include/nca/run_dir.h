@@ -4,7 +4,9 @@
 // Layout (every file nca writes there, and nothing else):
 //   config.toml   the resolved config; --resume reads it back
 //   model.pt      the latest model (weights, optimiser, generator, iteration): the commit point
-//   pool.pt       the sample pool, written just before model.pt
+//   pool.pt       the sample pool of model.pt's iteration
+//   pool.next.pt  the pool of a save in progress: written before model.pt, it becomes pool.pt
+//                 once model.pt is committed
 //   loss.csv      iter,loss,log10_loss,steps,lr,seconds: one row per finished iteration
 //   loss.png      the loss curve so far, learning-rate changes marked
 //   batch.png     the last batch before and after its rollout, beside the target
@@ -86,6 +88,7 @@ class RunDir {
   int kept() const { return kept_; }
   std::string model_path() const;
   std::string pool_path() const;
+  std::string next_pool_path() const;
   std::string loss_csv_path() const;
 
   // Loads model.pt and pool.pt into `trainer` (RunMode::Resume). Throws std::runtime_error when
@@ -113,8 +116,12 @@ class RunDir {
   static constexpr int kPictureScale = 4;
   static constexpr int kGrowthSteps = 200;
 
-  // model.pt and pool.pt (model.pt last).
+  // model.pt and pool.pt: the pool to pool.next.pt, then model.pt (the commit), then the pool
+  // renamed to pool.pt.
   void save(const Trainer& trainer) const;
+  // Before a resume: a pool.next.pt of model.pt's iteration (a save cut short after its commit)
+  // becomes pool.pt; one of another iteration (cut short before) is removed.
+  void settle_pool() const;
   // checkpoints/model_NNNNNN.pt: model.pt as it is now, as a hard link where possible.
   void write_checkpoint(int64_t iteration) const;
 

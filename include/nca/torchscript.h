@@ -7,6 +7,7 @@
 //   y = m(x, fire)                                 # one step with a given N x 1 x H x W 0/1 mask
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -23,7 +24,14 @@ namespace nca {
 // what NCAModel does (DESIGN §1).
 torch::jit::Module to_torchscript(const NCAModel& model, int64_t training_grid);
 
-// Saves to_torchscript(model, training_grid) to `path` atomically.
+// Saves to_torchscript(model, training_grid) to `path` atomically (a failed write is a
+// std::runtime_error naming the file and the reason; the previous file stays).
 void export_torchscript(const NCAModel& model, const std::string& path, int64_t training_grid);
+
+// The most is_torchscript_export reads of a file: far more than any export holds.
+inline constexpr size_t kMaxExportBytes = size_t{256} << 20;
+// Whether the file at `path` is a TorchScript module that export_torchscript wrote (its pickle's
+// object is a __torch__.NCA), which a later export may replace.
+bool is_torchscript_export(const std::string& path);
 
 }  // namespace nca

@@ -13,6 +13,7 @@
 #include "nca/config.h"
 #include "nca/model.h"
 #include "nca/pool.h"
+#include "nca/pool_file.h"
 #include "nca/stepper.h"
 
 namespace nca {
@@ -92,6 +93,7 @@ class Trainer {
   torch::optim::Adam& optimizer() { return *optimizer_; }
   at::Generator& generator() { return gen_; }
   SamplePool* pool() { return pool_ ? pool_.get() : nullptr; }
+  const SamplePool* pool() const { return pool_ ? pool_.get() : nullptr; }
   const at::Tensor& target() const { return target_; }
   // The last batch before and after its rollout (N x C x H x W), on the CPU, for pictures: copied
   // when asked for (every few hundred iterations), not at every iteration, where on a GPU the
@@ -121,6 +123,8 @@ class Trainer {
     std::vector<at::Tensor> weights;
     std::vector<std::optional<AdamMoments>> moments;  // none: no state yet for that weight
   };
+  // Refuses (std::runtime_error) a pool that another run, or another rank, saved.
+  void check_pool_origin(const std::string& path, const PoolOrigin& origin) const;
   bool parameters_finite() const;
   OptimizerSnapshot snapshot_optimizer() const;
   void restore_optimizer(const OptimizerSnapshot& s);

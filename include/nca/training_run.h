@@ -49,8 +49,9 @@ void check_shards(const TrainConfig& cfg, int world);
 // start (`--nproc`): the config, each rank's share, NCCL without a GPU.
 void check_before_launch(const TrainConfig& cfg, int world, const std::string& dist_backend);
 
-// The config.toml of the run in `run_dir`, read back (nullopt: there is none). UsageError when it
-// cannot be read.
+// The config.toml of the run in `run_dir`, read back; without one, the config its model.pt records
+// (a single process's run); nullopt when there is neither. UsageError when config.toml cannot be
+// read.
 std::optional<TrainConfig> saved_run_config(const std::string& run_dir);
 
 // Whether this process is a worker that a launcher (torchrun --max_restarts) restarted after a
@@ -117,6 +118,7 @@ class TrainingRun {
   bool parallel() const { return world_ > 1; }
 
  private:
+  void agree_on_settings();
   void start(int threads);
   bool stop_requested() const { return stop_ && *stop_; }
   void resume();

@@ -18,8 +18,15 @@ struct WebPageOptions {
 // The page as text. Throws UsageError for a grid the page cannot run.
 std::string web_page(const NCAModel& model, const WebPageOptions& options = {});
 
+// What every page nca writes says near its top (in an HTML comment).
+inline constexpr const char* kWebPageMark = "Written by `nca export --web`";
+// Refuses (UsageError) an `out_dir` whose index.html nca did not write: it is not nca's to
+// replace. A missing folder or page passes.
+void check_web_folder(const std::string& out_dir);
+
 // Writes `out_dir`/index.html atomically, creating `out_dir` when missing; returns its path.
-// Throws UsageError when `out_dir` is a file, std::runtime_error when it cannot be written.
+// Throws UsageError when `out_dir` is a file or holds a page nca did not write
+// (check_web_folder), std::runtime_error when it cannot be written.
 std::string export_web_page(const NCAModel& model, const std::string& out_dir,
                             const WebPageOptions& options = {});
 

@@ -61,7 +61,13 @@ int export_model(int argc, char** argv) {
   if (!torch_path.empty()) {
     check_not_input("--torch", torch_path, model_path);
     check_replaceable(torch_path);
+    std::error_code ec;
+    if (fs::exists(torch_path, ec) && !is_torchscript_export(torch_path))
+      throw UsageError("--torch '" + excerpt(torch_path) +
+                       "' exists and is not a TorchScript export of nca's (a model file, or a "
+                       "file of yours): nca replaces only its own exports; choose another path");
   }
+  if (!web_dir.empty()) check_web_folder(web_dir);
   CheckpointInfo info;
   const NCAModel model = load_model(model_path, &info);
   const auto [h, w] = grid_given.value_or(training_grid(info));

@@ -133,12 +133,39 @@ void check_not_input(const char* flag, const std::string& output, const std::str
                     flag, excerpt(output), excerpt(input)));
 }
 
+// The mark FrameWriter leaves in its folder: the frames, loss.csv and GIF there are nca's, and the
+// next grow or regen into the folder may replace them.
+constexpr const char* kOutputMark = ".nca-output";
+
+// Refuses (UsageError) an --out folder without nca's mark that holds a file this command would
+// replace or remove (a frame_NNNNN.png, loss.csv, the GIF): it is not nca's to replace.
+void check_output_folder(const std::string& out, const std::string& gif) {
+  std::error_code ec;
+  if (!fs::is_directory(out, ec) || fs::exists(fs::symlink_status(fs::path(out) / kOutputMark, ec)))
+    return;
+  std::vector<std::string> theirs;
+  for (fs::directory_iterator it(out, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code other;
+    if (is_old_frame(*it) || name == "loss.csv" || fs::equivalent(it->path(), gif, other))
+      theirs.push_back(name);
+  }
+  if (theirs.empty()) return;
+  std::sort(theirs.begin(), theirs.end());
+  throw UsageError(fmt::format(
+      "--out '{}' holds {}{} that nca did not write there (it has no {}), which this command "
+      "would replace: choose a new or empty folder",
+      excerpt(out), in_quotes(excerpt(theirs.front())),
+      theirs.size() > 1 ? fmt::format(" and {} more", theirs.size() - 1) : "", kOutputMark));
+}
+
 void check_outputs(const RunModelOptions& o, const std::string& model_path,
                    const std::string& gif) {
   if (RunDir::is_run_directory(o.out))
     throw UsageError("--out '" + excerpt(o.out) +
                      "' is a training run directory (its loss.csv would be replaced by this "
                      "command's): choose another folder");
+  check_output_folder(o.out, gif);
   check_not_input("--gif", gif, model_path);
   check_replaceable(gif);
   if (!o.video.empty()) {
@@ -184,6 +211,9 @@ FrameWriter::FrameWriter(const std::string& out_dir, const std::string& gif_path
   if (ec || !fs::is_directory(out_dir_, ec))
     throw std::runtime_error("cannot create output folder '" + out_dir_ +
                              "': " + (ec ? ec.message() : "not a directory"));
+  write_text_atomically((fs::path(out_dir_) / kOutputMark).string(),
+                        "Written by nca grow or nca regen: the frames, loss.csv and GIF here are "
+                        "nca's, and the next grow or regen into this folder replaces them.\n");
   gif_ = std::make_unique<GifWriter>(gif_path_, width * scale_, height * scale_, o.delay_cs);
   if (!o.video.empty())
     video_ = std::make_unique<VideoWriter>(o.video, width * scale_, height * scale_, o.delay_cs);

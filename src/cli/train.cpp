@@ -123,6 +123,8 @@ int launch_processes(const TrainOptions& o, int argc, char** argv) {
 // and its run directory, checked before anything is loaded.
 RunRequest request_of(TrainOptions& o) {
   TrainConfig& cfg = o.cfg;
+  if (o.resume && o.force)
+    throw UsageError("--resume continues the run and --force replaces it: give one of them");
   const RunMode mode = o.resume ? RunMode::Resume : o.force ? RunMode::Replace : RunMode::New;
   // With --resume the run directory is checked before asking for a target.
   if (o.resume && !o.run_dir.empty()) RunDir::check(o.run_dir, mode);

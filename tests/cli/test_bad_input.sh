@@ -114,9 +114,10 @@ cp run/pool.pt good-pool.pt
 printf 'garbage' >run/pool.pt
 expect 1 "cannot load pool '.*pool.pt': corrupt or truncated" -- train --run-dir run --resume --iters 5
 cp good-pool.pt run/pool.pt
-# A model of another architecture in the run directory.
+# A model of another architecture in the run directory: what model.pt was made with is what the
+# resume is checked against.
 "$NCA" train --target "$LIZ" "${TINY[@]}" --iters 1 --hidden 32 --run-dir other 2>/dev/null
 cp other/model.pt run/model.pt
-expect 1 "trained with 16 channels, hidden 32" -- train --run-dir run --resume --iters 6
+expect 2 "it has hidden = 32, not 128 \(leave those settings out" -- train --run-dir run --resume --iters 6
 
 finish

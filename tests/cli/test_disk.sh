@@ -3,7 +3,7 @@
 # disk (a small tmpfs) hit by each kind of save (pool.pt, model.pt, a checkpoint copy, loss.csv);
 # a read-only file system. Each time: exit 1, one error line that names the file, the reason and
 # what to do; the previous model.pt intact and loadable; no temporary file left; and --resume,
-# once there is room again, continues without a gap.
+# once there is room again, continues without a gap, exactly as a run never stopped.
 # The tmpfs cases need a private mount namespace (root, as in CI): without one they are skipped
 # (exit 77) after the rest has run, except under CI=true, where that is a failure.
 source "$(dirname "$0")/lib.sh"
@@ -29,8 +29,10 @@ one_error_line() {
 
 rows() { echo $(($(wc -l <"$1") - 1)); }
 
-# resume_continues RUN: after room was made, --resume goes on from model.pt's iteration and
-# loss.csv holds every iteration exactly once.
+# resume_continues RUN: after room was made, --resume goes on from model.pt's iteration,
+# loss.csv holds every iteration exactly once, and its rows are those of a run never stopped
+# (ref/, made in the namespace below): pool.pt is the pool of model.pt's iteration, whichever
+# write failed.
 resume_continues() {
   local run=$1 it rc
   it=$("$PROBE" model "$run/model.pt")
@@ -40,6 +42,8 @@ resume_continues() {
   check "resume: model.pt at iteration $((it + 2))" test "$("$PROBE" model "$run/model.pt")" = $((it + 2))
   check "resume: loss.csv holds iterations 0..$((it + 1)) exactly once" \
     cmp -s <(tail -n +2 "$run/loss.csv" | cut -d, -f1) <(seq 0 $((it + 1)))
+  check "resume: loss.csv's rows are those of a run never stopped" \
+    cmp <(cut -d, -f1-5 "$run/loss.csv") <(head -n $((it + 3)) ref/loss.csv | cut -d, -f1-5)
 }
 
 if [[ ${NCA_DISK_IN_NAMESPACE:-} != 1 ]]; then
@@ -89,6 +93,8 @@ if ! mount -t tmpfs -o size=64k tmpfs disk 2>/dev/null; then
   exit 77
 fi
 umount disk
+timeout 300 "$NCA" train --target "$LIZ" "${args[@]}" --iters 40 --run-dir ref >/dev/null 2>&1 ||
+  fail "the uninterrupted reference run"
 
 # full_disk KB: trains on a KB-sized tmpfs until a write fails, then checks what is left.
 # Prints the file whose write failed.
@@ -128,11 +134,11 @@ full_disk() {
 
 # model.pt is about 37 pages (148 KB) here, pool.pt 25, config.toml, target.png and loss.csv
 # one each; checkpoints/ holds hard links (no space). Each size runs out at another write
-# (measured: pool.pt from 16 to 110 KB, model.pt 120-260, pool.pt 270-360, model.pt 370-400):
-# pool.pt or model.pt, in the first save (no model.pt yet) or a later one (model.pt at
-# iteration 1).
+# (measured: the pool from 16 to 110 KB, model.pt 120-260, the pool 270-360, model.pt 370-400):
+# the pool (written as pool.next.pt) or model.pt, in the first save (no model.pt yet) or a later
+# one (model.pt at iteration 1).
 for kb in 60 190 310 390; do full_disk "$kb"; done
-for f in pool.pt model.pt; do
+for f in pool.next.pt model.pt; do
   check "the sweep ran out of space while writing $f (got: ${!failed_files[*]})" \
     test -n "${failed_files[$f]:-}"
 done
@@ -174,6 +180,15 @@ check "read-only: grow into it exits 1 (got $?)" test $? -eq 1
 one_error_line "$WORK/err" "Read-only file system"
 mount -o remount,rw disk
 resume_continues disk/run
+umount disk
+
+# --- export --torch to a full disk: one line and exit 1, nothing left behind ----------------------
+mount -t tmpfs -o size=16k tmpfs disk
+faults=$((faults + 1))
+timeout 120 "$NCA" export --model ref --torch disk/m.pt >"$WORK/log" 2>"$WORK/err"
+check "export --torch on a full disk: exit 1 (got $?)" test $? -eq 1
+one_error_line "$WORK/err" "cannot write 'disk/m.pt': No space left on device"
+check "export --torch on a full disk: nothing left" test -z "$(ls -A disk)"
 umount disk
 
 echo "faults injected here: $faults (full disk and read-only)"

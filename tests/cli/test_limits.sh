@@ -39,6 +39,9 @@ expect 2 "--iters: '7{60}\.\.\.' is out of range" -- train --target "$LIZ" --ite
 
 # Config files: the same numbers, one value per key.
 cfg() { printf '%s\n' "$@" >c.toml; }
+cfg 'lr = 0,002'
+expect 2 "config file 'c.toml' line 1: lr = 0,002: a number is written with a point, not a comma \(lr = 0.002\)" \
+  -- train --target "$LIZ" --config c.toml
 cfg 'iters = 0x10'
 expect 2 "--iters: '0x10' is not a whole number" -- train --target "$LIZ" --config c.toml
 cfg 'lr = nan'
@@ -134,6 +137,46 @@ rm run/pool.pt
 "$NCA" train --run-dir run --resume --iters 6 --new-pool >/dev/null 2>&1
 check "--new-pool resumes without pool.pt (exit $?)" test -s run/pool.pt
 intact run 6
+# What model.pt was made with is what a resume checks against: an edited config.toml, or another
+# run's model.pt, cannot change the run silently.
+cp run/config.toml config.saved
+sed -i 's/^experiment = .*/experiment = "growing"/' run/config.toml
+expect 2 "it has experiment = \"regenerating\", not \"growing\" \(leave those settings out" \
+  -- train --run-dir run --resume --iters 7
+cp config.saved run/config.toml
+sed -i 's/^lr = .*/lr = 0.001/' run/config.toml
+"$NCA" train --run-dir run --resume --iters 7 >out.txt 2>&1
+check "an lr edited into config.toml is said on resume (exit $?)" \
+  grep -q "resuming with lr = 0.001 (was 0.002)" out.txt
+intact run 7
+"$NCA" train --target "$LIZ" "${args[@]}" --seed 1 --run-dir seed1 >/dev/null 2>&1
+cp -r run copied && cp seed1/model.pt copied/model.pt
+expect 2 "it has seed = 1, not 0 \(leave those settings out" -- train --run-dir copied --resume --iters 8
+cp -r run noconf && rm noconf/config.toml
+"$NCA" train --run-dir noconf --resume --iters 8 >out.txt 2>&1
+check "config.toml removed: the resume takes the settings model.pt holds (exit $?)" \
+  grep -q "resuming noconf at iteration 7" out.txt
+intact noconf 8
+cp noconf/loss.csv loss.saved
+head -n 4 loss.saved >noconf/loss.csv
+expect 2 "'noconf/loss.csv' holds rows for iterations 0..2 only, but model.pt is at iteration 8: put the run's whole loss.csv back, or remove it" \
+  -- train --run-dir noconf --resume --iters 9
+: >noconf/loss.csv
+expect 2 "'noconf/loss.csv' has no header \(iter,loss,...\), but model.pt is at iteration 8" \
+  -- train --run-dir noconf --resume --iters 9
+cp loss.saved noconf/loss.csv
+intact noconf 8
+
+expect 2 "^nca train: error: --resume continues the run and --force replaces it: give one of them$" \
+  -- train --run-dir run --resume --force --iters 9
+TORCHELASTIC_RESTART_COUNT=abc "$NCA" train --target "$LIZ" "${args[@]}" --run-dir run >out.txt 2>&1
+check "TORCHELASTIC_RESTART_COUNT=abc without a launcher does not resume a run (exit $?)" \
+  grep -q "already exists" out.txt
+
+# --- A long path is shortened in the middle of the line, which still says why -------------------
+long=$(printf 'd%.0s' $(seq 4000))
+expect 1 "^nca train: error: cannot create run directory 'dddd.*\.\.\..*dddd': File name too long$" \
+  -- train --target "$LIZ" "${args[@]}" --run-dir "$long"
 
 # --- Wrong input is exit 2, not 1 -------------------------------------------------------------
 expect 2 "cannot load model 'nope.pt': no such file" -- regen --model nope.pt

@@ -10,6 +10,9 @@
 #   - a rank killed with -9 stops the other with one line within --dist-timeout, --nproc exits
 #     non-zero, and --resume continues from the last save;
 #   - a worker started again by its launcher (TORCHELASTIC_RESTART_COUNT) resumes by itself;
+#   - processes started with other settings stop before training, naming the settings;
+#   - the launcher killed with -9 leaves no rank running; a rank stopped with SIGSTOP does not
+#     keep the launcher waiting;
 #   - usage errors: --nproc under a launcher, a batch or pool that does not split.
 source "$(dirname "$0")/lib.sh"
 LIZ=$SRC/data/lizard.png
@@ -135,6 +138,41 @@ check "kill: loss.csv holds iterations 0..$((K + 4)), each once" \
 grow_ok() { "$NCA" grow --model "$1" --steps 5 --out "$2" --gif "$2.gif" >/dev/null 2>&1; }
 check "kill: the resumed model.pt loads" grow_ok k gk
 
+# --- the launcher killed with -9: its ranks do not go on as orphans ---------------------------------
+"$NCA" train "${base[@]}" --iters 100000 --save-every 0 --nproc 2 --run-dir orphan >olog 2>&1 &
+launcher=$!
+wait_lines orphan 4
+mapfile -t ranks < <(pgrep -P "$launcher" | sort -n)
+kill -9 "$launcher"
+t0=$SECONDS
+for p in "${ranks[@]}"; do timeout 60 tail --pid="$p" -f /dev/null; done
+check "launcher killed: both ranks end (in $((SECONDS - t0)) s)" \
+  bash -c "! kill -0 ${ranks[*]} 2>/dev/null"
+check "launcher killed: the ranks saved as on Ctrl-C" test -s orphan/model.pt
+
+# --- a rank stopped with SIGSTOP: rank 0 times out, and the launcher does not wait forever --------
+short=()  # base with a 5 s timeout
+for ((i = 0; i < ${#base[@]}; i++)); do
+  if [[ ${base[i]} == --dist-timeout ]]; then
+    short+=(--dist-timeout 5) && i=$((i + 1))
+  else
+    short+=("${base[i]}")
+  fi
+done
+"$NCA" train "${short[@]}" --iters 100000 --save-every 0 --nproc 2 --run-dir frozen >flog 2>&1 &
+launcher=$!
+wait_lines frozen 4
+mapfile -t ranks < <(pgrep -P "$launcher" | sort -n)
+kill -STOP "${ranks[1]}"
+t0=$SECONDS
+timeout 120 tail --pid="$launcher" -f /dev/null
+wait "$launcher"
+rc=$?
+echo "--nproc after rank 1 was stopped: exit $rc after $((SECONDS - t0)) s"
+check "stopped rank: --nproc exits non-zero (got $rc)" test "$rc" -ne 0
+check "stopped rank: within the 5 s timeout and the stopped rank's own" test $((SECONDS - t0)) -le 30
+check "stopped rank: no rank left" bash -c "! kill -0 ${ranks[*]} 2>/dev/null"
+
 # --- a launcher's restart (torchrun --max_restarts) ---------------------------------------------
 # torchrun starts the workers again with TORCHELASTIC_RESTART_COUNT=1 and the same command line
 # (no --resume): they continue the run in their run directory by themselves. (No working
@@ -156,6 +194,26 @@ check "restart: resumes by itself" grep -q "resuming k at iteration $m\$" rlog0
 check "restart: loss.csv holds iterations 0..$((m + 2)), each once" \
   cmp <(tail -n +2 k/loss.csv | cut -d, -f1) <(seq 0 $((m + 2)))
 
+# --- processes started with other settings ---------------------------------------------------
+# Compared with rank 0's before anything is trained or written: every rank exits 2, and the rank
+# that differs says how, in one line.
+p=$(port)
+pids=()
+for r in 0 1; do
+  extra=()
+  [[ $r == 1 ]] && extra=(--hidden 64 --lr 0.01)
+  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$p \
+    timeout 120 "$NCA" train "${args[@]}" "${extra[@]}" --iters 4 --run-dir mixed >"mlog$r" 2>&1 &
+  pids+=($!)
+done
+codes=()
+for pid in "${pids[@]}"; do wait "$pid"; codes+=($?); done
+check "other settings: both ranks exit 2 (got ${codes[*]})" test "${codes[*]}" = "2 2"
+check "other settings: rank 1 names each setting" grep -qx \
+  "nca train: error: rank 1 was started with other settings than rank 0: lr = 0.01, not 0.002; hidden = 64, not 128 (start every process of a run with the same flags and config)" mlog1
+check "other settings: rank 0 stops without a line of its own" bash -c '! grep -q error mlog0'
+check "other settings: no run directory" test ! -e mixed
+
 # --- usage errors -----------------------------------------------------------------------------
 p=$(port)
 RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$p \
@@ -169,6 +227,15 @@ expect 2 "damage 3 over 2 processes damages 2 of a process's 2 samples, leaving 
   train "${common[@]}" --batch 4 --pool 8 --damage 3 --iters 2 --nproc 2 --run-dir u
 expect 2 "--dist-backend nccl works between GPUs: add --device cuda" -- \
   train "${args[@]}" --iters 2 --nproc 2 --device cpu --dist-backend nccl --run-dir u
+(ulimit -n 40 && exec timeout 60 "$NCA" train "${args[@]}" --iters 2 --nproc 2 --run-dir u) \
+  >/dev/null 2>"$WORK/stderr"
+rc=$?
+check "ulimit -n 40: --nproc 2 exits 2 (got $rc)" test $rc -eq 2
+check "ulimit -n 40: one line saying what to raise" grep -qx \
+  "nca train: error: the open-file limit is 40 (ulimit -n): a data-parallel run of 2 processes needs 80; raise it with ulimit -n 80" "$WORK/stderr"
+RANK=1 WORLD_SIZE=2 MASTER_ADDR=no-such-host.invalid MASTER_PORT=$p \
+  expect 2 "^nca train: error: MASTER_ADDR 'no-such-host.invalid' is not an address this machine can find" -- \
+  train "${args[@]}" --iters 2 --run-dir u
 RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 expect 2 "MASTER_PORT is not set" -- \
   train "${args[@]}" --iters 2 --run-dir u
 check "no run directory left by usage errors" test ! -e u

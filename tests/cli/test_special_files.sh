@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 12, "Found" 4, 8 and 10: inputs that are not regular files, outputs nca must not replace,
-# and outputs that are an input of the same command. Each is refused up front with exit 2 and
+# Inputs that are not regular files, outputs nca must not replace (special files, and files nca
+# did not write), and outputs that are an input of the same command. Each is refused up front with exit 2 and
 # one line, without waiting on a FIFO, and what was there is left as it was.
 source "$(dirname "$0")/lib.sh"
 LIZ=$SRC/data/lizard.png
@@ -87,6 +87,34 @@ else
   echo "not root: the device-node output checks are left out"
 fi
 check "no frames written by refused outputs" test ! -e g2/frame_00000.png
+
+# --- files nca did not write -------------------------------------------------------------------
+# grow, regen and export replace only what nca wrote before: their own folder's frames, loss.csv
+# and GIF (the folder has nca's mark), their own page, their own TorchScript module.
+mkdir mine web
+echo "my notes" >mine/loss.csv
+cp "$LIZ" mine/frame_00001.png
+echo "<p>my page</p>" >web/index.html
+echo "my data" >notes.pt
+cp run/model.pt other-run.pt
+expect 2 "^nca grow: error: --out 'mine' holds 'frame_00001.png' and 1 more that nca did not write there" -- \
+  grow --model run --steps 2 --out mine
+expect 2 "^nca regen: error: --out 'mine' holds 'frame_00001.png' and 1 more" -- regen --model run --out mine
+expect 2 "^nca export: error: --web 'web' holds an index.html that nca did not write" -- \
+  export --model run --web web
+expect 2 "^nca export: error: --torch 'notes.pt' exists and is not a TorchScript export of nca's" -- \
+  export --model run --torch notes.pt
+expect 2 "--torch 'other-run.pt' exists and is not a TorchScript export of nca's" -- \
+  export --model run --torch other-run.pt
+check "the files nca did not write are as they were" bash -c 'test "$(cat mine/loss.csv)" = "my notes" &&
+  cmp mine/frame_00001.png "$0" && grep -q "my page" web/index.html && test "$(cat notes.pt)" = "my data" &&
+  cmp other-run.pt model.before' "$LIZ"
+"$NCA" grow --model run --steps 2 --out ours >/dev/null 2>&1
+"$NCA" grow --model run --steps 2 --out ours >/dev/null 2>&1
+check "grow replaces its own folder's frames (exit $?)" test -s ours/frame_00002.png
+"$NCA" export --model run --web ours-web --torch ours.pt >/dev/null 2>&1
+"$NCA" export --model run --web ours-web --torch ours.pt >/dev/null 2>&1
+check "export replaces its own page and module (exit $?)" test -s ours.pt -a -s ours-web/index.html
 
 # --- resume over a loss.csv that is a device ----------------------------------------------------
 rm run/loss.csv
