@@ -32,13 +32,16 @@ build=build-gpu
 die() { echo "gpu-check: $*" >&2; exit "${2:-1}"; }
 
 make_bundle() {
-  local ref=${REF:-../shared/peer/reference_nca.py} lib
+  local ref=${REF:-../shared/peer/reference_nca.py} lib hwy arch
   [[ -f $ref ]] || die "no reference script at '$ref' (set REF)"
-  lib=$(ls /usr/lib/*-linux-gnu/libgif.so.7 2>/dev/null | head -n 1)
+  # This machine's own libraries (another architecture's may be installed beside them, as
+  # scripts/aarch64.sh installs Highway for arm64).
+  arch=$(gcc -print-multiarch)
+  lib=$(ls "/usr/lib/$arch/libgif.so.7" 2>/dev/null | head -n 1)
   [[ -n $lib ]] || die "giflib is missing: run scripts/deps.sh"
   # Highway: its headers and its small runtime library (which targets the CPU runs), so that the
   # fast CPU step keeps its kernels there.
-  hwy=$(ls /usr/lib/*-linux-gnu/libhwy.so.1 2>/dev/null | head -n 1)
+  hwy=$(ls "/usr/lib/$arch/libhwy.so.1" 2>/dev/null | head -n 1)
   [[ -n $hwy ]] || die "Highway is missing: run scripts/deps.sh"
   for h in /usr/include/CLI /usr/include/spdlog /usr/include/fmt /usr/include/stb \
     /usr/include/catch2/catch.hpp /usr/include/gif_lib.h /usr/include/nlohmann /usr/include/hwy; do
