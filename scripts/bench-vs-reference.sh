@@ -7,6 +7,8 @@
 # Contenders (PEERS, in this order within a round; default "ref-1.13 nca-1.13"):
 #   ref-1.13         the reference on Debian 12's python3-torch 1.13, eager
 #   nca-1.13         build/nca (LibTorch 1.13)
+#   nca-1.13/TARGET  the same with the fast step's kernels forced to a Highway target
+#                    (`nca bench --kernels TARGET`; `nca bench --kernels list` names them)
 #   ref-2.6          the reference on Debian 13's python3-torch 2.6, eager  } in the chroot of
 #   ref-2.6-compile  the same with --compile (torch.compile)               } scripts/debian13.sh
 #   nca-2.6          build-debian13/nca (LibTorch 2.6)                      }
@@ -56,6 +58,9 @@ run_peer() {
       in_chroot python3 build-bench/reference_nca.py "${ref_args[@]}" --compile |
         steady "${REF_WARMUP:-3}" ;;
     nca-1.13) "${NCA_BUILD_DIR:-build}/nca" "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
+    nca-1.13/*)
+      "${NCA_BUILD_DIR:-build}/nca" "${nca_args[@]}" --kernels "${1#nca-1.13/}" 2>/dev/null |
+        tail -n 1 ;;
     nca-2.6) in_chroot build-debian13/nca "${nca_args[@]}" 2>/dev/null | tail -n 1 ;;
     ref-cpu | ref-cuda)
       "${PYTHON:-python3}" build-bench/reference_nca.py "${ref_args[@]}" --device "${1#ref-}" |
@@ -74,8 +79,9 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load: $(
 echo "contenders: ${peers[*]}; $rounds rounds"
 for r in $(seq "$rounds"); do
   for p in "${peers[@]}"; do
+    load=$(cut -d' ' -f1 /proc/loadavg)
     line=$(run_peer "$p")
-    echo "round $r $p: $line"
+    echo "round $r $p (load $load before): $line"
     echo "$r $p $line" >>"$out/results.txt"
   done
 done

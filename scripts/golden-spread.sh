@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures how far the loss-curve goldens (tests/golden/*_loss.csv) move when nothing that
-# training computes changes: other thread counts, kernel sets (NCA_FAST_KERNELS), the plain
+# training computes changes: other thread counts, kernel targets (NCA_FAST_KERNELS), the plain
 # LibTorch backend; and, for scale, how far another seed moves them. docs/testing.md sets the
 # tolerances of tests/cli/loss_curve.sh from this output.
 #   scripts/golden-spread.sh [EXPERIMENT...]     default: growing persistent regenerating
@@ -53,7 +53,10 @@ for e in "${experiments[@]}"; do
   for v in ${NCA_SPREAD_VARIATIONS:-threads kernels backend seeds}; do
     case $v in
       threads) for t in 1 2; do variation "threads $t" -- --threads "$t"; done ;;
-      kernels) for k in avx2 generic; do variation "kernels $k" NCA_FAST_KERNELS=$k --; done ;;
+      kernels)  # every Highway target this CPU runs but the best, the default of the others
+        for k in $("$nca" bench --kernels list | tail -n +2); do
+          variation "kernels $k" NCA_FAST_KERNELS="$k" --
+        done ;;
       backend) variation "backend torch" -- --backend torch ;;
       seeds) for s in ${NCA_SPREAD_SEEDS:-101 102 103}; do variation "seed $s (scale)" -- --seed "$s"; done ;;
       *) echo "golden-spread: unknown variation '$v'" >&2; exit 2 ;;

@@ -8,8 +8,9 @@
 # with each command's log under OUT/logs/.
 #
 #   scripts/gpu-check.sh --bundle            here, on Debian: gathers what the GPU machine lacks into
-#                                            build-gpu-bundle/ (headers, giflib, the reference
-#                                            script; a few MB), to be carried there with the tree
+#                                            build-gpu-bundle/ (headers, giflib, Highway, the
+#                                            reference script; a few MB), to be carried there with
+#                                            the tree
 #   scripts/gpu-check.sh [--dry-run] [OUT]   OUT default: $OUT, else build-gpu/out
 #
 # --dry-run rehearses every step on this machine: the same bundle and build options against the CPU
@@ -31,22 +32,31 @@ build=build-gpu
 die() { echo "gpu-check: $*" >&2; exit "${2:-1}"; }
 
 make_bundle() {
-  local ref=${REF:-../shared/peer/reference_nca.py} lib
+  local ref=${REF:-../shared/peer/reference_nca.py} lib hwy arch
   [[ -f $ref ]] || die "no reference script at '$ref' (set REF)"
-  lib=$(ls /usr/lib/*-linux-gnu/libgif.so.7 2>/dev/null | head -n 1)
+  # This machine's own libraries (another architecture's may be installed beside them, as
+  # scripts/aarch64.sh installs Highway for arm64).
+  arch=$(gcc -print-multiarch)
+  lib=$(ls "/usr/lib/$arch/libgif.so.7" 2>/dev/null | head -n 1)
   [[ -n $lib ]] || die "giflib is missing: run scripts/deps.sh"
+  # Highway: its headers and its small runtime library (which targets the CPU runs), so that the
+  # fast CPU step keeps its kernels there.
+  hwy=$(ls "/usr/lib/$arch/libhwy.so.1" 2>/dev/null | head -n 1)
+  [[ -n $hwy ]] || die "Highway is missing: run scripts/deps.sh"
   for h in /usr/include/CLI /usr/include/spdlog /usr/include/fmt /usr/include/stb \
-    /usr/include/catch2/catch.hpp /usr/include/gif_lib.h /usr/include/nlohmann; do
+    /usr/include/catch2/catch.hpp /usr/include/gif_lib.h /usr/include/nlohmann /usr/include/hwy; do
     [[ -e $h ]] || die "$h is missing: run scripts/deps.sh"
   done
   rm -rf "$bundle"
   mkdir -p "$bundle/include/catch2" "$bundle/lib"
   cp -r /usr/include/CLI /usr/include/spdlog /usr/include/fmt /usr/include/stb \
-    /usr/include/nlohmann /usr/include/gif_lib.h "$bundle/include/"
+    /usr/include/nlohmann /usr/include/gif_lib.h /usr/include/hwy "$bundle/include/"
   cp /usr/include/catch2/catch.hpp "$bundle/include/catch2/"
   # Two plain files rather than a link: the linker reads libgif.so, the loader wants the soname.
   cp -L "$lib" "$bundle/lib/libgif.so"
   cp -L "$lib" "$bundle/lib/libgif.so.7"
+  cp -L "$hwy" "$bundle/lib/libhwy.so"
+  cp -L "$hwy" "$bundle/lib/libhwy.so.1"
   cp "$ref" "$bundle/reference_nca.py"
   echo "gpu-check: bundle in $bundle: $(du -sh "$bundle" | cut -f1) (carry it with the tree)"
 }
@@ -137,7 +147,7 @@ build_nca() { cmake --build "$build" -j "$threads" --target nca nca_tests; }
 # What the bundle stands for must come from it: the GPU machine has no /usr/include copies.
 no_system_headers() {
   local found
-  found=$(ninja -C "$build" -t deps | grep -E '^ +/usr/include/(CLI|spdlog|fmt|stb|catch2|nlohmann)/|/usr/include/gif_lib\.h' |
+  found=$(ninja -C "$build" -t deps | grep -E '^ +/usr/include/(CLI|spdlog|fmt|stb|catch2|nlohmann|hwy)/|/usr/include/gif_lib\.h' |
     sort -u)
   [[ -z $found ]] || { echo "headers taken from /usr/include, not the bundle:"; echo "$found"; return 1; }
   echo "no bundled library's header came from /usr/include"

@@ -67,10 +67,10 @@ if $sanitize; then
   # tests (Chromium, Python), the shipped models' 1000-step grow, the loss-curve goldens, bench,
   # determinism, help texts, the first-hour walkthrough, the limits table (fuzz_config reads the
   # same numbers), full disks (test_faults fails the same writes), closed pipes (test_signals),
-  # --nproc (distributed.data_parallel), the signal matrix, and the lesser kernel sets.
+  # --nproc (distributed.data_parallel) and the signal matrix.
   # scripts/sanitize.sh alone runs them all.
   stage "the sanitized build and suite" scripts/sanitize.sh -E \
-    '^export\.|cli\.test_(export|shipped_models|loss_[a-z]+|bench|determinism|help|first_hour|limits|disk|pipes|nproc|signal_matrix)$|fast_step_kernels'
+    '^export\.|cli\.test_(export|shipped_models|loss_[a-z]+|bench|determinism|help|first_hour|limits|disk|pipes|nproc|signal_matrix)$'
   stage "fuzzing" scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
 fi
 if [[ "${CI:-}" == true ]]; then

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -22,6 +23,34 @@ namespace {
 using fast::kChannels;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+
+// Why `target` cannot be chosen, in words that name the choices.
+std::string target_refusal(const std::string& target) {
+  std::string supported;
+  for (const auto& k : fast::supported_kernels())
+    supported += (supported.empty() ? "" : ", ") + k.target;
+  const auto compiled = fast::compiled_targets();
+  const bool known = std::find(compiled.begin(), compiled.end(), target) != compiled.end();
+  return (known ? "this CPU does not run the '" + target + "' kernels"
+                : "no fast-step kernels are named '" + target + "'") +
+         "; choose one of " + supported;
+}
+
+// The kernels use_fast_step_target() chose, if any.
+std::atomic<const fast::Kernels*> chosen_kernels{nullptr};
+
+// The kernels the fast step runs: use_fast_step_target's choice, else NCA_FAST_KERNELS's, else
+// the best this CPU runs.
+const fast::Kernels& active_kernels() {
+  if (const fast::Kernels* k = chosen_kernels.load()) return *k;
+  static const fast::Kernels& from_environment = []() -> const fast::Kernels& {
+    const char* env = std::getenv("NCA_FAST_KERNELS");
+    if (env == nullptr || *env == 0) return fast::supported_kernels().front();
+    if (const fast::Kernels* k = fast::find_kernels(env)) return *k;
+    throw UsageError("NCA_FAST_KERNELS=" + std::string(env) + ": " + target_refusal(env));
+  }();
+  return from_environment;
+}
 
 // A half-open rectangle of grid cells.
 struct Box {
@@ -157,7 +186,7 @@ struct ForwardResult {
 
 ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, const PackedNet& p,
                            float threshold, bool save) {
-  const auto& k = fast::kernels();
+  const auto& k = active_kernels();
   const int64_t N = x_in.size(0);
   const int H = static_cast<int>(x_in.size(2)), W = static_cast<int>(x_in.size(3));
   auto x = x_in.contiguous(at::MemoryFormat::ChannelsLast);
@@ -304,7 +333,7 @@ struct BackwardResult {
 
 BackwardResult backward_impl(const Saved& s, const at::Tensor& grad_out, const PackedNet& p,
                              const at::IntArrayRef shape, bool need_x) {
-  const auto& k = fast::kernels();
+  const auto& k = active_kernels();
   const int64_t N = shape[0];
   const int H = static_cast<int>(shape[2]), W = static_cast<int>(shape[3]);
   auto g = grad_out.contiguous(at::MemoryFormat::ChannelsLast);
@@ -449,7 +478,19 @@ std::string fast_step_unsupported(const ModelConfig& cfg) {
   return "has no kernels for perception " + to_string(cfg.perception);
 }
 
-std::string fast_step_isa() { return fast::kernels().isa; }
+std::vector<std::string> fast_step_targets() {
+  std::vector<std::string> names;
+  for (const auto& k : fast::supported_kernels()) names.push_back(k.target);
+  return names;
+}
+
+std::string fast_step_target() { return active_kernels().target; }
+
+void use_fast_step_target(const std::string& target) {
+  const fast::Kernels* k = fast::find_kernels(target);
+  if (k == nullptr) throw UsageError(target_refusal(target));
+  chosen_kernels.store(k);
+}
 
 at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor& fire,
                      double angle) {

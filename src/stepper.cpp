@@ -29,7 +29,7 @@ class TorchStepper final : public Stepper {
 class FastStepper final : public Stepper {
  public:
   Backend backend() const override { return Backend::Fast; }
-  std::string name() const override { return "fast (" + fast_step_isa() + " kernels)"; }
+  std::string name() const override { return "fast (" + fast_step_target() + " kernels)"; }
   // Measured: 29 to 63 bytes (the states around the alive region and the masks).
   double rollout_bytes_per_cell_step(const ModelConfig&) const override { return 96; }
   at::Tensor step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor& fire,
@@ -53,8 +53,10 @@ std::shared_ptr<const Stepper> make_stepper(Backend requested, const ModelConfig
                      device.str());
   if (requested == Backend::Fast && !possible)
     throw UsageError("backend fast " + unsupported + "; use --backend torch (or auto)");
-  if (requested == Backend::Fast || (requested == Backend::Auto && possible))
+  if (requested == Backend::Fast || (requested == Backend::Auto && possible)) {
+    fast_step_target();  // a bad NCA_FAST_KERNELS is refused here, before any work
     return std::make_shared<FastStepper>();
+  }
   return std::make_shared<TorchStepper>();
 }
 

@@ -1,6 +1,7 @@
 // The fast CPU step against the plain LibTorch step, its oracle: same outputs and the same
 // gradients (autograd of the plain path) for the same state and fire mask, on random states,
-// grown states and states touching the grid border; the same loss curve in training.
+// grown states and states touching the grid border; the same loss curve in training. Each with
+// the kernels of every Highway target this CPU runs, chosen in turn.
 #include <cmath>
 #include <filesystem>
 
@@ -72,6 +73,21 @@ Outcome run(NCAModel& model, bool fast, const torch::Tensor& x0, const torch::Te
   return o;
 }
 
+// Runs fn(target) with the fast step on each kernel target this CPU runs, then puts the
+// process's choice back.
+template <typename Fn>
+void for_each_target(const Fn& fn) {
+  struct Restore {
+    std::string target = nca::fast_step_target();
+    ~Restore() { nca::use_fast_step_target(target); }
+  } restore;
+  for (const auto& target : nca::fast_step_targets()) {
+    nca::use_fast_step_target(target);
+    INFO("kernels " << target);
+    fn(target);
+  }
+}
+
 double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>();
 }
@@ -81,17 +97,19 @@ void check_same(NCAModel& model, const torch::Tensor& x, const torch::Tensor& fi
   auto gen = at::detail::createCPUGenerator(seed);
   auto probe = torch::randn(x.sizes(), gen);
   const auto plain = run(model, false, x, fire, probe, steps, angle);
-  const auto fast = run(model, true, x, fire, probe, steps, angle);
-  INFO("output max |diff| " << max_diff(plain.out, fast.out));
-  CHECK(max_diff(plain.out, fast.out) <= kTolerance);
-  INFO("input gradient max |diff| " << max_diff(plain.grad_x, fast.grad_x) << " (max |g| "
-                                    << plain.grad_x.abs().max().item<double>() << ")");
-  CHECK(max_diff(plain.grad_x, fast.grad_x) <= kTolerance);
-  for (size_t i = 0; i < plain.grads.size(); ++i) {
-    INFO("parameter " << i << " gradient max |diff| " << max_diff(plain.grads[i], fast.grads[i])
-                      << " (max |g| " << plain.grads[i].abs().max().item<double>() << ")");
-    CHECK(max_diff(plain.grads[i], fast.grads[i]) <= kTolerance);
-  }
+  for_each_target([&](const std::string&) {
+    const auto fast = run(model, true, x, fire, probe, steps, angle);
+    INFO("output max |diff| " << max_diff(plain.out, fast.out));
+    CHECK(max_diff(plain.out, fast.out) <= kTolerance);
+    INFO("input gradient max |diff| " << max_diff(plain.grad_x, fast.grad_x) << " (max |g| "
+                                      << plain.grad_x.abs().max().item<double>() << ")");
+    CHECK(max_diff(plain.grad_x, fast.grad_x) <= kTolerance);
+    for (size_t i = 0; i < plain.grads.size(); ++i) {
+      INFO("parameter " << i << " gradient max |diff| " << max_diff(plain.grads[i], fast.grads[i])
+                        << " (max |g| " << plain.grads[i].abs().max().item<double>() << ")");
+      CHECK(max_diff(plain.grads[i], fast.grads[i]) <= kTolerance);
+    }
+  });
   // The gradients are not trivially zero.
   CHECK(plain.grads[0].abs().max().item<double>() > 1e-3);
 }
@@ -175,10 +193,12 @@ TEST_CASE("fast step: dead samples become zeros, and without gradients nothing i
   x[1].slice(0, 4).fill_(0.7);
   auto fire = torch::ones({2, 1, 12, 12});
   torch::NoGradGuard no_grad;
-  auto fast = nca::fast_step(*model, x, fire);
-  CHECK_FALSE(fast.requires_grad());
-  CHECK(fast[1].abs().max().item<float>() == 0.0f);
-  CHECK(max_diff(fast, model->step(x, fire)) <= kTolerance);
+  for_each_target([&](const std::string&) {
+    auto fast = nca::fast_step(*model, x, fire);
+    CHECK_FALSE(fast.requires_grad());
+    CHECK(fast[1].abs().max().item<float>() == 0.0f);
+    CHECK(max_diff(fast, model->step(x, fire)) <= kTolerance);
+  });
 }
 
 TEST_CASE("fast step draws the fire mask from the generator as the plain step does") {
@@ -217,7 +237,15 @@ TEST_CASE("backend choice: auto is fast on the CPU, fast refuses what it cannot 
                     "backend fast runs on the CPU only; use --backend torch (or auto) on cuda");
   CHECK(nca::make_stepper(Backend::Torch, cfg, torch::kCPU)->name() == "torch");
   CHECK(nca::make_stepper(Backend::Fast, cfg, torch::kCPU)->name() ==
-        "fast (" + nca::fast_step_isa() + " kernels)");
+        "fast (" + nca::fast_step_targets().front() + " kernels)");
+  for_each_target([&](const std::string& target) {
+    CHECK(nca::make_stepper(Backend::Fast, cfg, torch::kCPU)->name() ==
+          "fast (" + target + " kernels)");
+  });
+  CHECK_THROWS_AS(nca::use_fast_step_target("avx9"), nca::UsageError);
+  CHECK_THROWS_WITH(nca::use_fast_step_target("avx9"),
+                    Contains("no fast-step kernels are named 'avx9'; choose one of " +
+                             nca::fast_step_targets().front()));
   cfg.channels = 8;
   CHECK(nca::fast_step_unsupported(cfg) == "needs 16 state channels, the model has 8");
   CHECK(chosen(Backend::Auto, cfg, torch::kCPU) == Backend::Torch);
@@ -254,11 +282,13 @@ TEST_CASE("training with the fast backend gives the plain backend's loss curve")
     return losses;
   };
   const auto plain = curve(nca::Backend::Torch);
-  const auto fast = curve(nca::Backend::Fast);
-  for (size_t i = 0; i < plain.size(); ++i) {
-    INFO("iteration " << i << ": plain " << plain[i] << ", fast " << fast[i]);
-    CHECK(std::abs(fast[i] - plain[i]) <= 1e-4 * std::abs(plain[i]));
-  }
+  for_each_target([&](const std::string&) {
+    const auto fast = curve(nca::Backend::Fast);
+    for (size_t i = 0; i < plain.size(); ++i) {
+      INFO("iteration " << i << ": plain " << plain[i] << ", fast " << fast[i]);
+      CHECK(std::abs(fast[i] - plain[i]) <= 1e-4 * std::abs(plain[i]));
+    }
+  });
   CHECK(plain.back() < plain.front());
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
@@ -22,8 +23,17 @@ namespace nca {
 // The choice of step is make_stepper's (stepper.h).
 std::string fast_step_unsupported(const ModelConfig& cfg);
 
-// The instruction set the fast kernels use on this CPU: "avx512", "avx2" or "generic".
-std::string fast_step_isa();
+// The Highway targets this CPU runs the fast step's kernels on, best first, by Highway's names
+// in lower case: "avx3", "avx2", "sse4", "scalar" on an AVX-512 x86 CPU; "neon", "sve", ... on Arm.
+std::vector<std::string> fast_step_targets();
+
+// The target the fast step runs: the best, or the one NCA_FAST_KERNELS or use_fast_step_target
+// named. Throws UsageError, naming the choices, when NCA_FAST_KERNELS names none of them.
+std::string fast_step_target();
+
+// Makes the fast step run `target`'s kernels, in the whole process, from now on. Throws
+// UsageError, naming the choices, when it is not one of fast_step_targets().
+void use_fast_step_target(const std::string& target);
 
 // NCAModelImpl::step(x, fire, angle) on the CPU: x is N x 16 x H x W float32 (any memory
 // format), fire N x 1 x H x W. Returns a channels-last tensor (the next step reads it without a

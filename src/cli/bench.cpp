@@ -21,6 +21,7 @@
 #include "frames.h"
 #include "nca/checkpoint.h"
 #include "nca/errors.h"
+#include "nca/fast_step.h"
 #include "nca/image_io.h"
 #include "nca/stepper.h"
 #include "nca/trainer.h"
@@ -56,6 +57,7 @@ struct BenchOptions {
   int warmup = 2;
   int grow_steps = 300;
   bool json = false;
+  std::string kernels;  // a fast-step kernel target to force, "list", or "" for the best
 };
 
 struct BenchResult {
@@ -67,7 +69,8 @@ struct BenchResult {
   double alive_fraction = 0;  // of the grown states' cells: how much of the grid is alive
   double first_loss = 0, last_loss = 0;
   // What was measured: for the report.
-  std::string backend, device;  // "fast (avx512 kernels)", "cuda:0"
+  std::string backend, device;  // "fast (avx3 kernels)", "cuda:0"
+  std::string kernels;          // the fast step's kernel target, "" for the torch backend
   bool fast = false;
   int threads = 0, grow_steps = 0;
   int64_t batch = 0, grid = 0, iters = 0;
@@ -96,11 +99,11 @@ void print_result(const BenchResult& r, bool json) {
         "{\"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %ld, "
         "\"grid\": %ld, \"iters\": %ld, \"mean_steps\": %.2f, \"sec_per_iter\": %.6f, "
         "\"train_cell_steps_per_s\": %.6g, \"grow_cell_steps_per_s\": %.6g, "
-        "\"peak_rss_mb\": %.1f, \"loss\": %.6g, \"alive_fraction\": %.4f}\n",
+        "\"peak_rss_mb\": %.1f, \"loss\": %.6g, \"alive_fraction\": %.4f, \"kernels\": %s}\n",
         r.fast ? "fast" : "torch", r.device.c_str(), r.threads, static_cast<long>(r.batch),
         static_cast<long>(r.grid), static_cast<long>(r.iters), r.mean_steps, r.sec_per_iter,
         r.train_cell_steps_per_s, r.grow_cell_steps_per_s, r.peak_rss_mb, r.last_loss,
-        r.alive_fraction);
+        r.alive_fraction, r.fast ? ("\"" + r.kernels + "\"").c_str() : "null");
   std::fflush(stdout);
 }
 
@@ -199,7 +202,22 @@ int bench(int argc, char** argv) {
       ->group(b);
   app.add_flag("--json", o.json, "Also print one JSON object with the results on the last line")
       ->group(b);
+  app.add_option("--kernels", o.kernels,
+                 "The fast step's kernels: a Highway target this CPU runs (default: the best), "
+                 "or 'list' to print those targets, best first")
+      ->group(b);
   if (!parse_train_flags(app, o.train, argc, argv)) return 0;
+  if (o.kernels == "list") {
+    for (const auto& t : fast_step_targets()) std::printf("%s\n", t.c_str());
+    return 0;
+  }
+  if (!o.kernels.empty()) {
+    try {
+      use_fast_step_target(o.kernels);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string("--kernels: ") + e.what() + " (or list)");
+    }
+  }
   TrainConfig& cfg = o.train.cfg;
   if (o.warmup < 0) throw UsageError("--warmup must be zero or more");
   if (o.grow_steps <= 0) throw UsageError("--grow-steps must be positive");
@@ -233,6 +251,7 @@ int bench(int argc, char** argv) {
   r.peak_rss_mb = peak_rss_mb();
   r.backend = backend;
   r.fast = stepper.backend() == Backend::Fast;
+  if (r.fast) r.kernels = fast_step_target();
   r.device = device.str();
   r.threads = threads;
   r.batch = cfg.batch;

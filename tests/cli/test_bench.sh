@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # nca bench: one error line for a missing model or bad flags; a small run prints its table and a
-# JSON line with the documented keys; --backend fast and torch both run.
+# JSON line with the documented keys; --backend fast and torch both run; --kernels lists the
+# fast step's kernel targets and forces one, and a name this CPU does not run is refused.
 source "$(dirname "$0")/lib.sh"
 LIZ=$SRC/data/lizard.png
 
@@ -25,6 +26,29 @@ for k in ("sec_per_iter", "train_cell_steps_per_s", "grow_cell_steps_per_s", "pe
 ' "bench-$backend.txt" "$backend"
   check "bench --backend $backend: table" grep -q "seconds per training iteration" "bench-$backend.txt"
 done
+# --kernels list: the targets this CPU runs, one a line, the fallback last; each can be forced,
+# and the JSON line and the table say which ran.
+"$NCA" bench --kernels list >kernels.txt 2>&1 || fail "bench --kernels list: $(cat kernels.txt)"
+check "bench --kernels list: one target a line, the fallback last" \
+  grep -qxE 'scalar|emu128' <(tail -n 1 kernels.txt)
+check "bench --kernels list: names only" bash -c "! grep -vxE '[a-z0-9_]+' kernels.txt"
+last=$(tail -n 1 kernels.txt)
+"$NCA" bench --target "$LIZ" "${BENCH_TINY[@]}" --model run --iters 1 --warmup 0 --grow-steps 4 \
+  --kernels "$last" --json >bench-kernels.txt 2>&1 || fail "bench --kernels $last: $(cat bench-kernels.txt)"
+check "bench --kernels $last: the JSON line names the target" python3 -c '
+import json, sys
+r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert r["kernels"] == sys.argv[2], r
+' bench-kernels.txt "$last"
+check "bench --kernels $last: the table names it" grep -q "fast ($last kernels)" bench-kernels.txt
+check "bench --backend torch: no kernels in the JSON line" python3 -c '
+import json, sys
+assert json.loads(open(sys.argv[1]).read().splitlines()[-1])["kernels"] is None
+' bench-torch.txt
+expect 2 "--kernels: no fast-step kernels are named 'avx9'; choose one of $(head -n 1 kernels.txt)" -- \
+  bench --target "$LIZ" --model run --kernels avx9
+NCA_FAST_KERNELS=avx9 expect 2 "NCA_FAST_KERNELS=avx9: no fast-step kernels are named 'avx9'; choose one of" -- \
+  bench --target "$LIZ" "${BENCH_TINY[@]}" --model run --iters 1 --warmup 0 --grow-steps 4
 # From any working directory: the shipped model and target are found as grow and regen find them.
 mkdir elsewhere
 (cd elsewhere && "$NCA" bench "${BENCH_TINY[@]}" --iters 1 --warmup 0 --grow-steps 4 --json \
