@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures `nca bench` against the plain PyTorch reference (shared/peer/reference_nca.py) in one
+# Measures `nca bench` against a plain PyTorch reference script (REF=PATH; none is shipped) in one
 # run, at the reference setting (40 px lizard, pad 16, batch 8, rollouts 64-95, 2 threads),
 # running every contender once per round, ROUNDS times, so that a busy moment of the machine
 # affects all of them alike; prints every round and the medians.
