@@ -1,5 +1,5 @@
-// c10d for nca (DESIGN §8): the TCPStore rendezvous, a Gloo process group, the collectives the
-// trainer's hooks use, and the local launcher behind `nca train --nproc`.
+// c10d for nca (docs/design.md §8): the TCPStore rendezvous, a Gloo process group, the collectives
+// the trainer's hooks use, and the local launcher behind `nca train --nproc`.
 #include "nca/distributed.h"
 
 #include <arpa/inet.h>

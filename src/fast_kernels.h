@@ -1,8 +1,8 @@
-// The vectorised tile kernels behind fast_step (DESIGN §5), private to the library. A tile is up
-// to kTileRows cells ("rows"); each row's 16 channels are one to sixteen vectors, so perception,
-// the two 1x1 layers and their gradients run as small register-blocked products whose 128-wide
-// hidden layer never leaves the cache. One source on Google Highway, compiled for every target
-// Highway knows on this architecture and chosen at run time; no LibTorch here.
+// The vectorised tile kernels behind fast_step (docs/design.md §5), private to the library. A tile
+// is up to kTileRows cells ("rows"); each row's 16 channels are one to sixteen vectors, so
+// perception, the two 1x1 layers and their gradients run as small register-blocked products whose
+// 128-wide hidden layer never leaves the cache. One source on Google Highway, compiled for every
+// target Highway knows on this architecture and chosen at run time; no LibTorch here.
 #pragma once
 
 #include <cstdint>

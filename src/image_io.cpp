@@ -1,4 +1,4 @@
-// Images in and out (DESIGN §1–2): the training target read with stb_image, shrunk and
+// Images in and out (docs/design.md §1–2): the training target read with stb_image, shrunk and
 // alpha-premultiplied; states rendered on white; PNG frames with stb_image_write; animated GIFs
 // encoded with giflib. Every file is written through write_bytes_atomically, so a crash never
 // leaves half an image behind.

@@ -13,8 +13,8 @@
 namespace nca {
 namespace {
 
-// What NCAModelImpl::step does, line for line (DESIGN §1). Kept in one place with the module
-// layout below; tests/export checks it against the C++ step from Python.
+// What NCAModelImpl::step does, line for line (docs/design.md §1). Kept in one place with the
+// module layout below; tests/export checks it against the C++ step from Python.
 constexpr const char* kMethods = R"(
 def perceive(self, x):
     return torch.conv2d(x, self.kernels, None, [1, 1], [1, 1], [1, 1], self.channels)

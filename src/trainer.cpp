@@ -1,4 +1,4 @@
-// The training loop of DESIGN §2: pool sampling, reseeding, damage, rollout, normalised
+// The training loop of docs/design.md §2: pool sampling, reseeding, damage, rollout, normalised
 // gradients, Adam with a step decay.
 #include "nca/trainer.h"
 

@@ -282,7 +282,7 @@ bool restarted_with_run_to_resume(const std::string& run_dir) {
 TrainingRun::TrainingRun(RunRequest request, const std::optional<LaunchEnv>& env,
                          const c10::Device& device, const std::atomic<bool>* stop, NoticeFn notice)
     : request_(std::move(request)), device_(device), stop_(stop), notice_(std::move(notice)) {
-  // Data-parallel (DESIGN §8): this process is one rank; rank 0 alone writes the run
+  // Data-parallel (docs/design.md §8): this process is one rank; rank 0 alone writes the run
   // directory, every rank trains its share of the batch and pool.
   if (env && env->world_size > 1) {
     rank_ = env->rank;

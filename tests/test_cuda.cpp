@@ -1,5 +1,5 @@
-// CUDA against the CPU (DESIGN §6): the same step, the same training, checkpoints that cross
-// devices. They run only where LibTorch sees a GPU; elsewhere each says why it did nothing.
+// CUDA against the CPU (docs/design.md §6): the same step, the same training, checkpoints that
+// cross devices. They run only where LibTorch sees a GPU; elsewhere each says why it did nothing.
 #include <torch/torch.h>
 #include "catch.h"
 

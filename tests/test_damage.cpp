@@ -1,4 +1,4 @@
-// Damage masks: circle geometry (DESIGN §2) and the named cuts of `nca regen`.
+// Damage masks: circle geometry (docs/design.md §2) and the named cuts of `nca regen`.
 #include <cmath>
 
 #include <torch/torch.h>

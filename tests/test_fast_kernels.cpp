@@ -77,7 +77,7 @@ struct TestNet {
   }
 };
 
-// The filters' weights at (a, b) of the 3x3 window, as DESIGN §1 defines them.
+// The filters' weights at (a, b) of the 3x3 window, as docs/design.md §1 defines them.
 double filter(int f, int a, int b) {
   switch (f) {
     case 0:

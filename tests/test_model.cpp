@@ -1,4 +1,4 @@
-// The model contract of DESIGN §1: perception values and channel order, parameter count,
+// The model contract of docs/design.md §1: perception values and channel order, parameter count,
 // seed, alive mask, fire mask, loss.
 #include <cmath>
 

@@ -1,5 +1,5 @@
-// shard_config (DESIGN §8, README "data-parallel"): one rank's share of a run configured with
-// global sizes.
+// shard_config (docs/design.md §8, README "data-parallel"): one rank's share of a run configured
+// with global sizes.
 #include <set>
 
 #include "catch.h"

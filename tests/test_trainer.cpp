@@ -1,5 +1,5 @@
-// The training loop of DESIGN §2: reseeding, damage, pool write-back, gradient normalisation,
-// learning-rate schedule, determinism, non-finite protection.
+// The training loop of docs/design.md §2: reseeding, damage, pool write-back, gradient
+// normalisation, learning-rate schedule, determinism, non-finite protection.
 #include <set>
 
 #include <torch/torch.h>

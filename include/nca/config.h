@@ -1,5 +1,5 @@
 // ModelConfig and TrainConfig: every hyperparameter with its default (the Distill reference
-// settings, DESIGN §2) and validate(), which explains each violated invariant.
+// settings, docs/design.md §2) and validate(), which explains each violated invariant.
 #pragma once
 
 #include <cstdint>

@@ -9,7 +9,7 @@
 namespace nca {
 
 // N x 1 x H x W float, 1 inside a circle: centre uniform in [-0.5, 0.5]^2 and radius uniform in
-// [0.1, 0.4], in coordinates where the grid spans [-1, 1] (DESIGN §2).
+// [0.1, 0.4], in coordinates where the grid spans [-1, 1] (docs/design.md §2).
 at::Tensor circle_masks(int64_t n, int64_t height, int64_t width, at::Generator& gen);
 
 enum class Cut { Half, Left, Right, Top, Bottom, Square, Circle };

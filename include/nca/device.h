@@ -1,5 +1,5 @@
 // Where nca computes: a CUDA device made current for this process, with the numerics that keep
-// its results those of the CPU step (DESIGN §6).
+// its results those of the CPU step (docs/design.md §6).
 #pragma once
 
 #include <c10/core/Device.h>

@@ -1,6 +1,6 @@
-// Data-parallel training over LibTorch's c10d (DESIGN §8): the launcher contract (torchrun's
-// environment), the collectives training needs, and `--nproc`'s local launcher. c10d's headers
-// stay in src/distributed.cpp; the trainer does not include this file.
+// Data-parallel training over LibTorch's c10d (docs/design.md §8): the launcher contract
+// (torchrun's environment), the collectives training needs, and `--nproc`'s local launcher. c10d's
+// headers stay in src/distributed.cpp; the trainer does not include this file.
 #pragma once
 
 #include <chrono>

@@ -1,4 +1,4 @@
-// The fast CPU step (DESIGN §5): NCAModelImpl::step computed only where it can change the
+// The fast CPU step (docs/design.md §5): NCAModelImpl::step computed only where it can change the
 // result. Only cells within two cells of an alive cell are computed (section 1: nothing else
 // survives the alive mask), only the cells that fire, with the update network run on tiles of
 // gathered cells. Backpropagation is its own: each step keeps just its input state around the

@@ -1,5 +1,5 @@
 // Images in and out: the training target (stb_image), PNG frames (stb_image_write), animated
-// GIFs (giflib), and rendering a state as RGB on white (DESIGN §1).
+// GIFs (giflib), and rendering a state as RGB on white (docs/design.md §1).
 #pragma once
 
 #include <array>

@@ -1,5 +1,5 @@
 // The Growing NCA: fixed depthwise perception, a 1x1-conv update network shared by every
-// cell, stochastic updates and the alive mask (DESIGN §1).
+// cell, stochastic updates and the alive mask (docs/design.md §1).
 #pragma once
 
 #include <map>
@@ -38,8 +38,8 @@ torch::Tensor per_sample_loss(const torch::Tensor& x, const torch::Tensor& targe
 // rotates the sobel pair.
 torch::Tensor perception_kernels(const ModelConfig& cfg, double angle = 0.0);
 
-// A model's tensors by role (DESIGN §1): its own tensors, not copies, so that a reader sees the
-// live values. What checkpoints, the fast step, TorchScript and the web page read.
+// A model's tensors by role (docs/design.md §1): its own tensors, not copies, so that a reader sees
+// the live values. What checkpoints, the fast step, TorchScript and the web page read.
 struct Weights {
   torch::Tensor kernels;  // the fixed perception filters, (C*F) x 1 x 3 x 3 (a buffer)
   torch::Tensor w1;       // first layer, hidden x (C*F) x 1 x 1

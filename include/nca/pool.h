@@ -1,5 +1,5 @@
-// The sample pool of the persistent and regenerating experiments (DESIGN §2). Each state is kept
-// as the bounding box of its nonzero cells (exact: everything outside is zero), because grown
+// The sample pool of the persistent and regenerating experiments (docs/design.md §2). Each state is
+// kept as the bounding box of its nonzero cells (exact: everything outside is zero), because grown
 // states fill a fraction of the grid and the whole pool as one tensor would be most of the
 // trainer's memory (1024 x 16 x 72 x 72 floats = 340 MB).
 #pragma once

@@ -29,8 +29,8 @@ struct RunOptions {
 
 // `t` (... x H0 x W0, e.g. a 4 x H0 x W0 target) as the pattern grows on a height x width grid
 // with the perception rotated by `angle` (radians): the seed cell of t's grid (H0/2, W0/2) on
-// the seed cell of this one (DESIGN §1), cells beyond t's grid empty, cells beyond this one cut
-// off; for a nonzero angle turned about the seed cell as the pattern turns (anticlockwise as
+// the seed cell of this one (docs/design.md §1), cells beyond t's grid empty, cells beyond this one
+// cut off; for a nonzero angle turned about the seed cell as the pattern turns (anticlockwise as
 // drawn, rows downward, for angle > 0; bilinear, so exact only for multiples of 90 degrees).
 // The same grid and no angle: t itself.
 at::Tensor on_grid(const at::Tensor& t, int64_t height, int64_t width, double angle = 0.0);

@@ -1,5 +1,5 @@
-// The run directory of `nca train` (DESIGN §7): its layout, resume, checkpoints, the loss log
-// and pictures, and what --force may remove. The command only parses flags and shows progress.
+// The run directory of `nca train` (docs/design.md §7): its layout, resume, checkpoints, the loss
+// log and pictures, and what --force may remove. The command only parses flags and shows progress.
 //
 // Layout (every file nca writes there, and nothing else):
 //   config.toml   the resolved config; --resume reads it back
@@ -16,8 +16,8 @@
 //   pool/pool_NNNNNN.png             the first pool samples at iteration NNNNNN
 //   checkpoints/model_NNNNNN.pt      model.pt as it was at iteration NNNNNN
 //   ranks/rank<R>_NNNNNN.pt, ranks/pool<R>_NNNNNN.pt
-//                 data-parallel runs (DESIGN §8): rank R's (R > 0) own checkpoint and pool shard
-//                 at iteration NNNNNN; model.pt and pool.pt are rank 0's
+//                 data-parallel runs (docs/design.md §8): rank R's (R > 0) own checkpoint and pool
+//                 shard at iteration NNNNNN; model.pt and pool.pt are rank 0's
 //   .nca.lock     locked (flock) by the one process writing the run, and holding its pid; the
 //                 OS releases the lock when that process ends, however it ends
 #pragma once

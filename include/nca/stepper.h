@@ -1,8 +1,9 @@
 // The seam every step of the automaton goes through (docs/architecture.md): one update step as one
 // implementation runs it, chosen once from the config and the device, and used by training, grow
-// and regen, bench and the cost estimate. The plain LibTorch step (NCAModelImpl::step, DESIGN §1)
-// and the fast CPU step (fast_step.h, DESIGN §5) are its two implementations; another (a fused GPU
-// step, a new perception's kernels) is one more subclass and a line in make_stepper.
+// and regen, bench and the cost estimate. The plain LibTorch step (NCAModelImpl::step,
+// docs/design.md §1) and the fast CPU step (fast_step.h, docs/design.md §5) are its two
+// implementations; another (a fused GPU step, a new perception's kernels) is one more subclass and
+// a line in make_stepper.
 #pragma once
 
 #include <memory>

@@ -21,7 +21,7 @@ namespace nca {
 // attributes (channels, hidden, perception, fire_rate, alive_threshold, and training_grid: the
 // side of the square grid the model was trained on, 0 when unknown), and the methods
 // forward(x, fire), step(x), seed(n, h, w), perceive(x), update(p) and alive(x), each computing
-// what NCAModel does (DESIGN §1).
+// what NCAModel does (docs/design.md §1).
 torch::jit::Module to_torchscript(const NCAModel& model, int64_t training_grid);
 
 // Saves to_torchscript(model, training_grid) to `path` atomically (a failed write is a

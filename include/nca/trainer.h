@@ -1,5 +1,5 @@
 // Training: one iteration = sample -> rollout -> loss -> backward -> normalise -> step
-// (DESIGN §2). The trainer returns data; the caller decides how to show it.
+// (docs/design.md §2). The trainer returns data; the caller decides how to show it.
 #pragma once
 
 #include <atomic>
@@ -39,8 +39,8 @@ struct IterationTrace {
   std::vector<at::Tensor> fire;  // one N x 1 x H x W fire mask per rollout step (CPU)
 };
 
-// What data-parallel training adds to an iteration (DESIGN §8), called by the trainer at fixed
-// points; a single process attaches none. Every rank makes the same calls in the same order
+// What data-parallel training adds to an iteration (docs/design.md §8), called by the trainer at
+// fixed points; a single process attaches none. Every rank makes the same calls in the same order
 // whatever its data, so that the collectives behind them match up.
 class IterationHooks {
  public:

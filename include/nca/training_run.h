@@ -1,9 +1,9 @@
-// The lifecycle of one training run (DESIGN §7, §8): start or resume it in its run directory,
-// run its iterations with their loss rows, pictures and checkpoints, save, and stop; with the
-// processes of a data-parallel run, their rank files, the launcher's restart and their agreement
-// on failures. `nca train` parses its flags into a RunRequest, shows the cost and the progress,
-// and prints the summary; what happens on the way is told through a NoticeFn, as the library
-// prints nothing itself.
+// The lifecycle of one training run (docs/design.md §7, §8): start or resume it in its run
+// directory, run its iterations with their loss rows, pictures and checkpoints, save, and stop;
+// with the processes of a data-parallel run, their rank files, the launcher's restart and their
+// agreement on failures. `nca train` parses its flags into a RunRequest, shows the cost and the
+// progress, and prints the summary; what happens on the way is told through a NoticeFn, as the
+// library prints nothing itself.
 #pragma once
 
 #include <atomic>

@@ -24,7 +24,8 @@ void add_train_flags(CLI::App& app, TrainOptions& o, const std::vector<std::stri
                "With --resume: when pool.pt is missing, go on with a new pool of seeds")
       ->configurable(false)
       ->group(run);
-  const std::string dist = "Data-parallel (DESIGN §8; or a launcher's RANK, WORLD_SIZE, ...)";
+  const std::string dist =
+      "Data-parallel (docs/design.md §8; or a launcher's RANK, WORLD_SIZE, ...)";
   app.add_option("--nproc", o.nproc,
                  "Train with N local processes over Gloo on 127.0.0.1 (batch and pool are "
                  "global, split evenly; --threads is per process)")

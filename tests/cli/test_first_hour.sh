@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `nca train` shows a new user (issue 13): logs on stderr and nothing on stdout; before
+# What `nca train` shows a new user: logs on stderr and nothing on stdout; before
 # training, one cost line (sizes, time, memory, disk) and a warning when the image is shrunk by
 # more than 2x; target.png at the start and growth.gif at the end in the run directory; a summary
 # line and the next commands with this run's path, which work as printed; a run directory that

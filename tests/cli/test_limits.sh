@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The families of issue 12 that are about numbers and sizes: every number read exactly as
-# written (flags and config files alike), one set of limits for every command (refused up front,
-# exit 2, the limit in the line), the memory estimate that refuses a run the machine cannot hold,
-# a --resume that cannot silently change the run, and wrong input answered with exit 2. After
-# each refusal the victim run directory is intact: model.pt loads, loss.csv has each iteration once.
+# Numbers and sizes: every number read exactly as written (flags and config files alike), one set
+# of limits for every command (refused up front, exit 2, the limit in the line), the memory
+# estimate that refuses a run the machine cannot hold, a --resume that cannot silently change the
+# run, and wrong input answered with exit 2. After each refusal the victim run directory is
+# intact: model.pt loads, loss.csv has each iteration once.
 source "$(dirname "$0")/lib.sh"
 PROBE=${NCA_PROBE:?set by ctest}
 LIZ=$SRC/data/lizard.png

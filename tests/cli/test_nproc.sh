@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data-parallel `nca train` (DESIGN §8), 2 ranks over Gloo on 127.0.0.1 only:
+# Data-parallel `nca train` (docs/design.md §8), 2 ranks over Gloo on 127.0.0.1 only:
 #   - launched by --nproc 2 and by plain environment variables (RANK, WORLD_SIZE, MASTER_ADDR,
 #     MASTER_PORT), the two give the same loss.csv, and a second --nproc run the same again;
 #   - rank 1's checkpoint holds the same weights as rank 0's model.pt (they grow the same frames),

@@ -1,4 +1,4 @@
-"""An independent check of nca's training: DESIGN.md §1-2 written afresh in PyTorch (not
+"""An independent check of nca's training: docs/design.md §1-2 written afresh in PyTorch (not
 translated from nca's C++), replaying the iterations nca_train_trace ran, from nca's initial
 weights and with what nca drew at random (pool indices, damage circles, rollout lengths, fire
 masks). Everything else is computed here: the pool and its write-back, the order by loss, which
@@ -29,7 +29,7 @@ def load(trace_dir, name, shape):
     return torch.from_numpy(a.reshape(shape).copy())
 
 
-# --- DESIGN §1: the model -----------------------------------------------------------------------
+# --- docs/design.md §1: the model --------------------------------------------------------------
 
 
 def seed_state(n, channels, size):

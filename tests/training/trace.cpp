@@ -1,6 +1,6 @@
 // nca_train_trace (test-only, never installed): a few training iterations of nca's Trainer with
 // everything they drew written out, so that tests/training/check_training.py can replay them in
-// an implementation of DESIGN §1-2 written without nca's code and compare.
+// an implementation of docs/design.md §1-2 written without nca's code and compare.
 //
 //   nca_train_trace TARGET OUT_DIR [fast|torch]
 //
