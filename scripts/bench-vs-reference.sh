@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Measures `nca bench` against a plain PyTorch reference script (REF=PATH; none is shipped) in one
-# run, at the reference setting (40 px lizard, pad 16, batch 8, rollouts 64-95, 2 threads),
-# running every contender once per round, ROUNDS times, so that a busy moment of the machine
+# Measures `nca bench` against the plain PyTorch reference (tests/training/reference.py: the same
+# training, eager; or another script with its flags and output, REF=PATH) in one run, at the
+# reference setting (40 px lizard, pad 16, batch 8, rollouts 64-95, 2 threads), running every
+# contender once per round, ROUNDS times, so that a busy moment of the machine
 # affects all of them alike; prints every round and the medians.
 #   scripts/bench-vs-reference.sh [ROUNDS] [MODEL]
 # Contenders (PEERS, in this order within a round; default "ref-1.13 nca-1.13"):
@@ -26,7 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
 model=${2:-data/models/lizard-regenerating.pt}
-ref=${REF:-../shared/peer/reference_nca.py}
+ref=${REF:-tests/training/reference.py}
 threads=${THREADS:-2}
 peers=(${PEERS:-ref-1.13 nca-1.13})
 out=$(mktemp -d)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The data-parallel figures of README and docs/performance.md ("On many machines"), on this
 # machine, with the binary in build/ (scripts/build.sh first):
-#   1. statistical equivalence: configs/quick.toml (batch 8) as 1 process against --nproc 2
+#   1. statistical equivalence: configs/quick-persistent.toml (batch 8) as 1 process against --nproc 2
 #      (4 + 4), the mean log10 loss of the last 100 iterations of each (same seed, same
 #      iteration count);
 #   2. overhead at the reference setting (Distill: 72x72, batch 8, pool 1024, 64-96 steps):
@@ -29,10 +29,10 @@ ms_per_step() {
   awk -F, 'NR > 2 { s += $6; n += $4 } END { printf "%.2f", 1000 * s / n }' "$1/loss.csv"
 }
 
-echo "== 1. configs/quick.toml, 1500 iterations: 1 process (batch 8) against 2 (4 + 4)"
-"$nca" train --target data/lizard.png --config configs/quick.toml --threads 2 \
+echo "== 1. configs/quick-persistent.toml, 1500 iterations: 1 process (batch 8) against 2 (4 + 4)"
+"$nca" train --target data/lizard.png --config configs/quick-persistent.toml --threads 2 \
   --snapshot-every 0 --save-every 0 --run-dir "$work/q1" >/dev/null
-"$nca" train --target data/lizard.png --config configs/quick.toml --nproc 2 \
+"$nca" train --target data/lizard.png --config configs/quick-persistent.toml --nproc 2 \
   --snapshot-every 0 --save-every 0 --run-dir "$work/q2" >/dev/null
 one=$(mean_log10 "$work/q1" 1400)
 two=$(mean_log10 "$work/q2" 1400)

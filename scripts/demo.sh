@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # From a fresh clone to a trained lizard: installs what is missing, builds (Release), trains
-# data/lizard.png with configs/quick.toml, grows it into a GIF, and says where everything is.
+# data/lizard.png with configs/quick.toml (a regenerating lizard), grows it into a GIF, cuts it
+# in half and watches it heal, and says where everything is.
 #   scripts/demo.sh [RUN_DIR]      (default runs/demo-lizard; replaced if it exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ NCA_BUILD_TARGET=nca scripts/build.sh
 nca=${NCA_BUILD_DIR:-build}/nca
 "$nca" train --target data/lizard.png --config configs/quick.toml --run-dir "$run" --force
 "$nca" grow --model "$run" --steps 200 --every 2 --out "$run/grow"
+"$nca" regen --model "$run" --cut half --out "$run/regen"
 cat <<MSG
 
 Done. Look at:
@@ -18,5 +20,6 @@ Done. Look at:
   $run/batch.png          the last batch before and after its rollout
   $run/pool/              pool snapshots during training
   $run/growth.gif         the lizard growing from one cell ($run/grow/frame_*.png: the frames)
-  $run/model.pt           the model: nca grow --model $run, nca regen --model $run
+  $run/regen/regen.gif    the lizard cut in half at step 200, healing
+  $run/model.pt           the model: $nca grow --model $run, $nca regen --model $run
 MSG

@@ -20,7 +20,7 @@
 # libraries' headers from /usr/include, as the GPU machine has none there.
 # On the GPU machine it should take about 7 minutes: the build about 2 (16 cores), the bench about
 # 3 (torch.compile compiles again in every round's fresh process), the timing 1.
-# Environment: REF (the reference script, default ../shared/peer/reference_nca.py, read by
+# Environment: REF (the reference script, default tests/training/reference.py, read by
 # --bundle), ROUNDS (bench rounds; default 2, dry run 1), TIMING_SECONDS (default 60, dry run 20),
 # PYTHON (default: the first of python3 and /usr/bin/python3 that imports torch).
 set -uo pipefail
@@ -32,7 +32,7 @@ build=build-gpu
 die() { echo "gpu-check: $*" >&2; exit "${2:-1}"; }
 
 make_bundle() {
-  local ref=${REF:-../shared/peer/reference_nca.py} lib hwy arch
+  local ref=${REF:-tests/training/reference.py} lib hwy arch
   [[ -f $ref ]] || die "no reference script at '$ref' (set REF)"
   # This machine's own libraries (another architecture's may be installed beside them, as
   # scripts/aarch64.sh installs Highway for arm64).

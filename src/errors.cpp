@@ -3,7 +3,41 @@
 
 #include <c10/util/Exception.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
 namespace nca {
+namespace {
+std::string g_program = "nca";
+std::string g_argv0 = "nca";
+}  // namespace
+
+std::string shell_word(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_./-+=:,@%") == std::string::npos)
+    return s;
+  std::string quoted = "'";
+  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+void set_program_name(const std::string& argv0) {
+  namespace fs = std::filesystem;
+  g_program = "nca";
+  g_argv0 = argv0;
+  if (argv0.find('/') == std::string::npos) return;  // found through PATH
+  std::error_code ec;
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (!dir.empty() && fs::equivalent(fs::path(dir) / "nca", argv0, ec)) return;
+  }
+  g_program = shell_word(argv0);
+}
+
+const std::string& program_name() { return g_program; }
+const std::string& invoked_as() { return g_argv0; }
 
 std::string first_line(const std::exception& e) {
   std::string msg;

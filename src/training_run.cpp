@@ -450,8 +450,8 @@ void TrainingRun::write(const std::function<void()>& what) {
              "' was removed while training, so nothing more can be saved";
     } else if (saved_iteration_ >= 0) {
       msg += "; " + model_path() + " still holds iteration " + std::to_string(saved_iteration_) +
-             ": once that is fixed, continue with: nca train --run-dir " + request_.run_dir +
-             " --resume";
+             ": once that is fixed, continue with: " + program_name() + " train --run-dir " +
+             shell_word(request_.run_dir) + " --resume";
     } else {
       msg += "; no model was saved yet";
     }

@@ -39,6 +39,18 @@ inline std::string excerpt_middle(const std::string& s, size_t max) {
   return excerpt(s.substr(0, head), head) + "..." + excerpt(s.substr(s.size() - tail), tail);
 }
 
+// A word (a path) as the user can paste it into a shell: as it is when that is safe, else in
+// single quotes.
+std::string shell_word(const std::string& s);
+
+// The command that runs this nca, for the commands that messages advise ("next: nca grow ..."):
+// "nca" when it was started through PATH (or the PATH's nca is this program), else the path it
+// was started by, such as build/nca. set_program_name takes main's argv[0].
+// invoked_as() is that argv[0] itself, for processes this one starts.
+void set_program_name(const std::string& argv0);
+const std::string& program_name();
+const std::string& invoked_as();
+
 // A path or name in single quotes, as the one-line errors show it.
 inline std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 

@@ -48,6 +48,11 @@ std::string reword(const CLI::ParseError& e) {
            "--help)";
   if (between(msg, "Could not convert: ", " = ", a) && between(msg, a + " = ", "", b))
     return "invalid value '" + excerpt(b) + "' for " + excerpt(a) + " (see --help for its type)";
+  if (const size_t at = msg.rfind(": This option is not allowed in a configuration file");
+      at != std::string::npos)
+    return "config file key '" + excerpt(msg.substr(0, at)) +
+           "' is a command-line flag only: give --" + excerpt(msg.substr(0, at)) +
+           " on the command line";
   if (const size_t at = msg.rfind(" was not readable (missing?)"); at != std::string::npos)
     return "cannot read config file '" + excerpt(msg.substr(0, at)) + "': missing or unreadable";
   if (between(msg, " not expected: ", "", a) && msg.rfind("The following argument", 0) == 0) {
@@ -121,7 +126,7 @@ bool parse(CLI::App& app, int argc, char** argv) {
 c10::Device select_device(const std::string& name, int default_index) {
   if (name == "auto") {
     if (!torch::cuda::is_available()) {
-      spdlog::info("device auto: no CUDA GPU visible to this LibTorch, so the CPU");
+      spdlog::info("device auto: this LibTorch sees no CUDA GPU, so nca runs on the CPU");
       return c10::kCPU;
     }
     const int n = static_cast<int>(torch::cuda::device_count());
@@ -197,7 +202,7 @@ double Progress::elapsed() const {
 void Progress::update(int64_t done, double loss, double log10_loss, double seconds_per_iter) {
   done_ = done;
   eta_.add(seconds_per_iter);
-  if (std::isfinite(loss)) recent_.add(loss);
+  if (std::isfinite(log10_loss)) recent_.add(log10_loss);
   const double spi = eta_.seconds_per_iteration();
   const double eta = eta_.eta(total_ - done);
   if (!tty_) {

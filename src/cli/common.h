@@ -68,7 +68,9 @@ class Progress {
 
   int64_t iterations_run() const { return done_ - first_; }
   double elapsed() const;
-  const RecentMean& recent_loss() const { return recent_; }
+  // The log10 losses of the last 100 iterations; their mean is the loss a summary gives, as the
+  // loss picture's title does.
+  const RecentMean& recent_log10_loss() const { return recent_; }
 
  private:
   int64_t first_, total_, done_;

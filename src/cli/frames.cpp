@@ -59,7 +59,7 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
   o.out = default_out;
   app.add_option("--model", o.model, help::model(default_model));
   app.add_option("--out", o.out, "Folder for the PNG frames and the GIF")->capture_default_str();
-  app.add_option("--gif", o.gif, "GIF path (default: in --out)");
+  app.add_option("--gif", o.gif, "GIF path, ending in .gif (default: in --out)");
   app.add_option("--video", o.video,
                  "Also write the frames as an MP4 video (H.264), at the GIF's frame time")
       ->type_name("OUT.mp4");
@@ -181,6 +181,11 @@ void require_positive(const char* flag, int64_t value) {
 std::string find_shipped(const std::string& rel) {
   std::error_code ec;
   if (fs::exists(rel, ec)) return rel;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = (exe.parent_path() / NCA_INSTALLED_DATA / rel).lexically_normal();
+    if (fs::exists(installed, ec)) return installed.string();
+  }
   const fs::path in_source = fs::path(NCA_SOURCE_DIR) / rel;
   if (fs::exists(in_source, ec)) return in_source.string();
   return "";
@@ -191,7 +196,7 @@ std::string model_path_or_default(const std::string& model, const std::string& d
   const fs::path rel = fs::path("data") / "models" / default_name;
   if (std::string found = find_shipped(rel.string()); !found.empty()) return found;
   throw UsageError("no --model given and the shipped model " + rel.string() +
-                   " is not here: run from the nca checkout or pass --model");
+                   " is neither installed beside nca nor in its source tree: pass --model");
 }
 
 LoadedModel load_for_running(const std::string& path, const c10::Device& device) {

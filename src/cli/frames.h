@@ -66,12 +66,12 @@ void check_outputs(const RunModelOptions& o, const std::string& model_path, cons
 // Refuses (UsageError) writing `output` (given with `flag`) when it is the file `input`.
 void check_not_input(const char* flag, const std::string& output, const std::string& input);
 
-// A file shipped in the repository (rel: e.g. "data/lizard.png"), found relative to the working
-// directory or to the source tree nca was built from; "" when neither has it.
+// A file shipped with nca (rel: e.g. "data/lizard.png"), found relative to the working
+// directory, where an install put it (bin/../share/nca/rel) or in the source tree nca was built
+// from; "" when none has it.
 std::string find_shipped(const std::string& rel);
 
-// The model path to use: o.model (a file or run directory) or the shipped default, found
-// relative to the working directory or to the source tree nca was built from.
+// The model path to use: o.model (a file or run directory) or the shipped default (find_shipped).
 std::string model_path_or_default(const std::string& model, const std::string& default_name);
 
 struct LoadedModel {

@@ -77,6 +77,7 @@ int check_stdout(const std::string& command, int code) {
 
 int main(int argc, char** argv) {
   settle_process();
+  if (argc > 0) nca::set_program_name(argv[0]);
   if (argc < 2) {
     usage(std::cerr);
     return nca::cli::kExitUsage;

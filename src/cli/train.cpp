@@ -87,16 +87,6 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
   return resumed;
 }
 
-// A path as the user can paste it into a shell.
-std::string shell_word(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789_./-+=:,@%") == std::string::npos)
-    return s;
-  std::string quoted = "'";
-  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 void require_target(const TrainConfig& cfg) {
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
 }
@@ -106,7 +96,7 @@ void require_target(const TrainConfig& cfg) {
 int launch_processes(const TrainOptions& o, int argc, char** argv) {
   require_target(o.cfg);
   check_before_launch(o.cfg, o.nproc, o.dist_backend);
-  std::vector<std::string> args{"nca"};
+  std::vector<std::string> args{invoked_as()};
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--nproc") {
@@ -200,21 +190,19 @@ void report_cost(const CostEstimate& c, const TrainConfig& cfg) {
 void report_end(TrainingRun& run, const Progress& progress, bool stopped) {
   std::string summary;
   if (progress.iterations_run() > 0) {
-    const RecentMean& recent = progress.recent_loss();
-    summary = fmt::format(
-        "{} iteration{} in {} ({:.2f} it/s), mean loss of the last {} {:.6g} "
-        "(log10 {:.3f})",
+    const RecentMean& recent = progress.recent_log10_loss();
+    summary = fmt::format("{} iteration{} in {} ({:.2f} it/s), log10 loss {:.3f} (mean of the last {})",
         progress.iterations_run(), progress.iterations_run() == 1 ? "" : "s",
         format_duration(progress.elapsed()),
         static_cast<double>(progress.iterations_run()) / std::max(progress.elapsed(), 1e-9),
-        recent.size(), recent.mean(), std::log10(recent.mean()));
+        recent.mean(), recent.size());
   }
   const std::string dir = shell_word(run.run_dir());
   const int64_t done = run.trainer().iteration();
   if (stopped) {
     spdlog::info(
-        "stopped at iteration {}: saved {}; continue with: nca train --run-dir {} --resume{}{}",
-        done, run.model_path(), dir, run.parallel() ? " (with the same number of processes)" : "",
+        "stopped at iteration {}: saved {}; continue with: {} train --run-dir {} --resume{}{}",
+        done, run.model_path(), program_name(), dir, run.parallel() ? " (with the same number of processes)" : "",
         summary.empty() ? "" : " (this time: " + summary + ")");
   } else {
     spdlog::info("done: {} iteration{}, model in {}{}", done, done == 1 ? "" : "s",
@@ -222,10 +210,10 @@ void report_end(TrainingRun& run, const Progress& progress, bool stopped) {
   }
   const fs::path base(run.run_dir());
   spdlog::info(
-      "next: nca grow --model {0} --out {1}  |  nca regen --model {0} --out {2}  |  "
-      "nca export --model {0} --web {3}",
+      "next: {4} grow --model {0} --out {1}  |  {4} regen --model {0} --out {2}  |  "
+      "{4} export --model {0} --web {3}",
       dir, shell_word((base / "grow").string()), shell_word((base / "regen").string()),
-      shell_word((base / "web").string()));
+      shell_word((base / "web").string()), program_name());
 }
 
 // Runs the iterations with the progress display (rank 0's), and saves at the end or on a stop.

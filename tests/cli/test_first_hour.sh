@@ -28,8 +28,8 @@ training=$(grep -n "info training " err.txt | cut -d: -f1)
 check "the cost line comes before training starts" test "${cost%%:*}" -lt "${training:-0}"
 check "a 64x64 image shrunk to 8x8 (8.0x) is warned about" \
   grep -q "warning target 64x64 is shrunk 8.0x to 8x8 (--size 8)" err.txt
-check "the summary line: iterations, time, rate, mean loss of the last iterations" \
-  grep -Eq "done: 6 iterations, model in runs/disc/model.pt; 6 iterations in [0-9hms]+ \([0-9.]+ it/s\), mean loss of the last 6 [0-9.e-]+ \(log10 -?[0-9.]+\)" err.txt
+check "the summary line: iterations, time, rate, the mean log10 loss of the last iterations" \
+  grep -Eq "done: 6 iterations, model in runs/disc/model.pt; 6 iterations in [0-9hms]+ \([0-9.]+ it/s\), log10 loss -?[0-9.]+ \(mean of the last 6\)" err.txt
 next=$(sed -n 's/.* info next: //p' err.txt)
 check "the next commands name this run" test "$next" = \
   "nca grow --model runs/disc --out runs/disc/grow  |  nca regen --model runs/disc --out runs/disc/regen  |  nca export --model runs/disc --web runs/disc/web"

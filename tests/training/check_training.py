@@ -17,7 +17,8 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from reference import Automaton, per_sample_loss, seed_state
 
 LOSS_RTOL = 1e-4  # loss: relative
 WEIGHT_ATOL = 1e-5  # weights (about 0.1 in size, Adam moves them by lr = 2e-3 a step): absolute
@@ -29,52 +30,7 @@ def load(trace_dir, name, shape):
     return torch.from_numpy(a.reshape(shape).copy())
 
 
-# --- docs/design.md §1: the model --------------------------------------------------------------
-
-
-def seed_state(n, channels, size):
-    """All zeros but the centre cell (size // 2, size // 2), whose channels 3.. are 1."""
-    x = torch.zeros(n, channels, size, size)
-    x[:, 3:, size // 2, size // 2] = 1.0
-    return x
-
-
-def perception_filters(channels):
-    """identity, sobel_x / 8, sobel_y / 8 (the transpose of sobel_x), laplace / 8 per channel,
-    channel-major: (channels * 4) x 1 x 3 x 3 for a depthwise convolution."""
-    identity = torch.tensor([[0.0, 0, 0], [0, 1, 0], [0, 0, 0]])
-    sobel_x = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 8
-    sobel_y = sobel_x.t()
-    laplace = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]) / 8
-    bank = torch.stack([identity, sobel_x, sobel_y, laplace])  # 4 x 3 x 3
-    return bank.repeat(channels, 1, 1).unsqueeze(1)
-
-
-class Automaton(torch.nn.Module):
-    def __init__(self, channels, hidden, fire_rate, alive_threshold):
-        super().__init__()
-        self.channels = channels
-        self.alive_threshold = alive_threshold
-        self.register_buffer("filters", perception_filters(channels))
-        self.conv1 = torch.nn.Conv2d(channels * 4, hidden, 1)
-        self.conv2 = torch.nn.Conv2d(hidden, channels, 1, bias=False)
-
-    def alive(self, x):
-        return F.max_pool2d(x[:, 3:4], 3, stride=1, padding=1) > self.alive_threshold
-
-    def step(self, x, fire):
-        """One stochastic update with the given fire mask (N x 1 x H x W of 0/1)."""
-        before = self.alive(x)
-        perceived = F.conv2d(x, self.filters, padding=1, groups=self.channels)
-        dx = self.conv2(torch.relu(self.conv1(perceived)))
-        x = x + dx * fire
-        after = self.alive(x)
-        return x * (before & after).float()
-
-
-def per_sample_loss(x, target):
-    """Mean over RGBA x H x W of the squared difference to the target: one value per sample."""
-    return ((x[:, :4] - target) ** 2).mean(dim=(1, 2, 3))
+# The model (docs/design.md §1) is reference.py's: Automaton, seed_state, per_sample_loss.
 
 
 # --- The checks ---------------------------------------------------------------------------------
