@@ -20,7 +20,8 @@ set -euo pipefail
 # nlohmann-json3-dev: not used by nca's code, but carried to the GPU machine by
 # scripts/gpu-check.sh --bundle (a pip PyTorch's c10d headers include it without shipping it).
 # libhwy-dev: Google Highway, the fast step's SIMD kernels (1.0.3 in Debian 12, 1.2.0 in 13).
-build=(cmake g++ ninja-build ccache pkg-config libcli11-dev libspdlog-dev libfmt-dev libstb-dev catch2 libgif-dev
+# dpkg-dev and file: the .deb of scripts/package.sh (CPack asks dpkg-shlibdeps for its dependencies).
+build=(cmake g++ ninja-build ccache pkg-config dpkg-dev file libcli11-dev libspdlog-dev libfmt-dev libstb-dev catch2 libgif-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev nlohmann-json3-dev libhwy-dev)
 # Gloo (c10d's CPU transport) for the CPU LibTorch only: in Debian 13, libgloo-dev and
 # libtorch-cuda-dev cannot be installed together (apt removed libtorch-cuda-dev to install it).

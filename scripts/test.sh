@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install dependencies, build, run every test with CTest.
 # When CI=true, first the formatting check (scripts/lint.sh: clang-format, a few seconds) and
-# clang-tidy on the sources the last commit changed (scripts/tidy.sh).
+# clang-tidy on the sources the last commit changed (scripts/tidy.sh); after the suite, the Debian
+# package made, installed, run and removed (scripts/package.sh --check).
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
 # each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
@@ -59,6 +60,10 @@ if [[ "${CI:-}" == true ]]; then
 fi
 stage "the build (Debian 12, LibTorch 1.13)" scripts/build.sh
 stage "the suite (Debian 12)" bash -c 'cd "${NCA_BUILD_DIR:-build}" && ctest --output-on-failure -j "$(nproc)"'
+if [[ "${CI:-}" == true ]]; then
+  # The .deb, installed with apt-get, run from an empty folder, and removed again.
+  stage "the Debian package" scripts/package.sh --check
+fi
 if $sanitize; then
   # Under the sanitizers, what exercises code of nca's that the rest does not reach again: the unit
   # tests, the fuzz corpora, the replay and data-parallel checks, and the command-line tests of
