@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The data-parallel figures of README and docs/performance.md ("On many machines"), on this
+# The data-parallel figures of docs/data-parallel.md and docs/performance.md ("On many machines"), on this
 # machine, with the binary in build/ (scripts/build.sh first):
 #   1. statistical equivalence: configs/quick-persistent.toml (batch 8) as 1 process against --nproc 2
 #      (4 + 4), the mean log10 loss of the last 100 iterations of each (same seed, same

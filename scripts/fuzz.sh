@@ -7,6 +7,7 @@
 # fails after the other targets ran; reproduce with build-fuzz/tests/fuzz/fuzz_<target> FILE.
 # Once fixed, add the file to the seed corpus: ctest replays every seed (fuzz.replay.*).
 #
+# The targets run side by side, as many at a time as there are cores.
 # --seed N repeats, as closely as libFuzzer allows, what CI runs: libFuzzer's random seed is N
 # and the run starts from the seed corpus alone (build-fuzz/corpus-seed-N/, emptied first,
 # never reloaded), so it starts with the same inputs in the same order on every machine. It is
@@ -30,19 +31,18 @@ source tests/sanitizers/env.sh
 # would read as a leak of the first input that filled them.
 export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
 mkdir -p build-fuzz/findings
-total=0
-failed=()
-for t in "${targets[@]}"; do
+# fuzz_one TARGET: runs one target; its summary goes to build-fuzz/fuzz-TARGET.result, and its exit
+# status says whether it found something.
+fuzz_one() {
+  local t=$1 bin out seed_flag=() dict=() log rc execs
   bin=build-fuzz/tests/fuzz/fuzz_$t
   out=build-fuzz/corpus/$t
-  seed_flag=()
   if [[ -n $seed ]]; then
     out=build-fuzz/corpus-seed-$seed/$t
     rm -rf "$out"
     seed_flag=(-seed="$seed" -reload=0)
   fi
   mkdir -p "$out"
-  dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict="tests/fuzz/$t.dict")
   log=build-fuzz/fuzz-$t.log
   # -rss_limit_mb (also the largest single allocation): a 16-megapixel image, the largest
@@ -52,15 +52,30 @@ for t in "${targets[@]}"; do
     -print_final_stats=1 -artifact_prefix="build-fuzz/findings/$t-" >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  execs=${execs:-0}
-  total=$((total + execs))
+  echo "${execs:-0}" >"build-fuzz/fuzz-$t.execs"
   if [[ $rc -ne 0 ]]; then
-    failed+=("$t")
-    echo "fuzz $t: FINDING after $execs executions (exit $rc); log: $log"
-    grep -E "^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" | head -n 5
-  else
-    echo "fuzz $t: $execs executions in ${seconds}s, no finding ($(ls "$out" | wc -l) inputs in $out)"
+    {
+      echo "fuzz $t: FINDING after ${execs:-0} executions (exit $rc); log: $log"
+      grep -E "^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" | head -n 5
+    } >"build-fuzz/fuzz-$t.result"
+    return
   fi
+  echo "fuzz $t: ${execs:-0} executions in ${seconds}s, no finding ($(ls "$out" | wc -l) inputs in $out)" \
+    >"build-fuzz/fuzz-$t.result"
+}
+
+# The targets run side by side, one per core (each fuzzer is one process).
+for t in "${targets[@]}"; do
+  while [[ $(jobs -rp | wc -l) -ge $(nproc) ]]; do wait -n || true; done
+  fuzz_one "$t" &
+done
+wait
+total=0
+failed=()
+for t in "${targets[@]}"; do
+  cat "build-fuzz/fuzz-$t.result"
+  grep -q "^fuzz $t: FINDING" "build-fuzz/fuzz-$t.result" && failed+=("$t")
+  total=$((total + $(cat "build-fuzz/fuzz-$t.execs")))
 done
 echo "fuzz: $total executions in all"
 [[ ${#failed[@]} -eq 0 ]] || { echo "fuzz: findings in: ${failed[*]}"; exit 1; }

@@ -15,13 +15,13 @@
 #
 # --dry-run rehearses every step on this machine: the same bundle and build options against the CPU
 # LibTorch (nca and the unit tests built; the CUDA tests skip without a GPU), every
-# device step on the CPU, one bench round, a shorter timing. CI runs it, so the GPU
+# device step on the CPU, one short bench round, a shorter timing. CI runs it, so the GPU
 # run is never the script's first. It also checks that the build took none of the bundled
 # libraries' headers from /usr/include, as the GPU machine has none there.
 # On the GPU machine it should take about 7 minutes: the build about 2 (16 cores), the bench about
 # 3 (torch.compile compiles again in every round's fresh process), the timing 1.
 # Environment: REF (the reference script, default tests/training/reference.py, read by
-# --bundle), ROUNDS (bench rounds; default 2, dry run 1), TIMING_SECONDS (default 60, dry run 20),
+# --bundle), ROUNDS (bench rounds; default 2, dry run 1), TIMING_SECONDS (default 60, dry run 10),
 # PYTHON (default: the first of python3 and /usr/bin/python3 that imports torch).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -80,9 +80,11 @@ $dry && [[ ! -d $bundle ]] && make_bundle
 [[ -d $bundle ]] || die "no $bundle: run scripts/gpu-check.sh --bundle on the development machine and carry it"
 
 if $dry; then
-  device=cpu rounds=${ROUNDS:-1} timing=${TIMING_SECONDS:-20} peers="ref-cpu nca-cpu"
+  # A rehearsal: each step once, short (the CPU reference takes 5 s an iteration).
+  device=cpu rounds=${ROUNDS:-1} timing=${TIMING_SECONDS:-10} peers="ref-cpu nca-cpu"
+  nca_iters=4 ref_iters=3
 else
-  device=cuda rounds=${ROUNDS:-2} timing=${TIMING_SECONDS:-60}
+  device=cuda rounds=${ROUNDS:-2} timing=${TIMING_SECONDS:-60} nca_iters=10 ref_iters=6
   peers="ref-cuda ref-cuda-compile nca-cuda"
 fi
 python=${PYTHON:-}
@@ -193,7 +195,7 @@ say ""
 say "## nca bench against the plain PyTorch reference ($rounds rounds, alternating)"
 bench() {
   REF=$bundle/reference_nca.py PYTHON=$python PEERS=$peers THREADS=$threads NCA_BUILD_DIR=$build \
-    NCA_ITERS=10 REF_ITERS=6 scripts/bench-vs-reference.sh "$rounds" data/models/lizard-regenerating.pt
+    NCA_ITERS=$nca_iters REF_ITERS=$ref_iters scripts/bench-vs-reference.sh "$rounds" data/models/lizard-regenerating.pt
 }
 if step bench bench; then
   say '```'

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Takes the README's picture of the web demo (docs/web-demo.png): exports the page, runs the
+# Takes the picture of the web demo in docs/usage.md (docs/web-demo.png): exports the page, runs the
 # browser test on it in headless Chromium (tests/export/web_test.mjs) and, at its end, grows the
 # shape, bites a piece out of it and screenshots the page while it regrows.
 #   scripts/screenshot-web.sh [MODEL] [OUT.png]

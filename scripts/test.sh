@@ -29,7 +29,7 @@ for arg in "$@"; do
   esac
 done
 
-# stage NAME COMMAND...: runs one part and says how long it took (the README quotes these).
+# stage NAME COMMAND...: runs one part and says how long it took (docs/development.md quotes these).
 stage() {
   local name=$1 t0=$SECONDS
   shift
@@ -67,15 +67,16 @@ fi
 if $sanitize; then
   # Under the sanitizers, what exercises code of nca's that the rest does not reach again: the unit
   # tests, the fuzz corpora, the replay and data-parallel checks, and the command-line tests of
-  # bad input, grow and regen, faults, signals, special files, run directories and loading. Left
-  # out, as they drive the same code once more with other data (kept within CI's time): the export
+  # grow and regen, faults, signals, special files, run directories and loading. Left out, as
+  # they drive the same code once more with other data (kept within CI's time): the export
   # tests (Chromium, Python), the shipped models' 1000-step grow, the loss-curve goldens, bench,
-  # determinism, help texts, the first-hour walkthrough, the limits table (fuzz_config reads the
-  # same numbers), full disks (test_faults fails the same writes), closed pipes (test_signals),
-  # --nproc (distributed.data_parallel) and the signal matrix.
+  # determinism, help texts, the first-hour walkthrough, bad input (its hostile images, configs
+  # and checkpoints are seeds of the fuzz corpora, which run here), the limits table (fuzz_config
+  # reads the same numbers), full disks (test_faults fails the same writes), closed pipes
+  # (test_signals), --nproc (distributed.data_parallel) and the signal matrix.
   # scripts/sanitize.sh alone runs them all.
   stage "the sanitized build and suite" scripts/sanitize.sh -E \
-    '^export\.|cli\.test_(export|shipped_models|loss_[a-z]+|bench|determinism|help|first_hour|limits|disk|pipes|nproc|signal_matrix)$'
+    '^export\.|cli\.test_(export|shipped_models|loss_[a-z]+|bench|determinism|help|first_hour|bad_input|limits|disk|pipes|nproc|signal_matrix|install)$'
   stage "fuzzing" scripts/fuzz.sh --seed "${NCA_FUZZ_SEED:-1}" "${NCA_FUZZ_SECONDS:-45}"
 fi
 if [[ "${CI:-}" == true ]]; then

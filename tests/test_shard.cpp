@@ -1,4 +1,4 @@
-// shard_config (docs/design.md §8, README "data-parallel"): one rank's share of a run configured
+// shard_config (docs/design.md §8, docs/data-parallel.md): one rank's share of a run configured
 // with global sizes.
 #include <set>
 

@@ -148,7 +148,7 @@ c10::Device select_device(const std::string& name, int default_index) {
   if (!torch::cuda::is_available())
     throw UsageError("--device " + name +
                      ": this LibTorch has no CUDA or sees no GPU; use --device cpu "
-                     "(or auto), or build against a CUDA LibTorch (see README)");
+                     "(or auto), or build against a CUDA LibTorch (see docs/building.md)");
   if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count()))
     throw UsageError("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) +
                      " CUDA device(s)");

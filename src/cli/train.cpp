@@ -191,7 +191,8 @@ void report_end(TrainingRun& run, const Progress& progress, bool stopped) {
   std::string summary;
   if (progress.iterations_run() > 0) {
     const RecentMean& recent = progress.recent_log10_loss();
-    summary = fmt::format("{} iteration{} in {} ({:.2f} it/s), log10 loss {:.3f} (mean of the last {})",
+    summary = fmt::format(
+        "{} iteration{} in {} ({:.2f} it/s), log10 loss {:.3f} (mean of the last {})",
         progress.iterations_run(), progress.iterations_run() == 1 ? "" : "s",
         format_duration(progress.elapsed()),
         static_cast<double>(progress.iterations_run()) / std::max(progress.elapsed(), 1e-9),
@@ -202,7 +203,8 @@ void report_end(TrainingRun& run, const Progress& progress, bool stopped) {
   if (stopped) {
     spdlog::info(
         "stopped at iteration {}: saved {}; continue with: {} train --run-dir {} --resume{}{}",
-        done, run.model_path(), program_name(), dir, run.parallel() ? " (with the same number of processes)" : "",
+        done, run.model_path(), program_name(), dir,
+        run.parallel() ? " (with the same number of processes)" : "",
         summary.empty() ? "" : " (this time: " + summary + ")");
   } else {
     spdlog::info("done: {} iteration{}, model in {}{}", done, done == 1 ? "" : "s",

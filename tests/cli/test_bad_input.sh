@@ -82,6 +82,10 @@ expect 2 "--iters: 'lots' is not a whole number in decimal digits" -- train --ta
 printf 'batch = 2000\n' >range.toml
 expect 2 "batch \(2000\) cannot be larger than pool" -- train --target "$LIZ" --config range.toml
 expect 2 "cannot read config file 'missing.toml'" -- train --target "$LIZ" --config missing.toml
+# Flags that a config file cannot give, said in the user's words (not CLI11's).
+printf 'new-pool = true\n' >new-pool.toml
+expect 2 "config file key 'new-pool' is a command-line flag only: give --new-pool on the command line" \
+  -- train --target "$LIZ" --config new-pool.toml
 # A 200 KB value: the error quotes a short prefix of it (and does not crash).
 printf 'iters = "%s"\n' "$(head -c 200000 /dev/zero | tr '\0' 'x')" >long-value.toml
 expect 2 "line 1: iters takes a number, got \"x{20,80}\.\.\.\"" -- train --target "$LIZ" --config long-value.toml

@@ -117,7 +117,7 @@ full_disk() {
     it=$("$PROBE" model disk/run/model.pt)
     check "${kb}k: model.pt loads (iteration '$it')" test -n "$it"
     check "${kb}k: the message gives model.pt's iteration and the way on" \
-      grep -q "disk/run/model.pt still holds iteration $it: once that is fixed, continue with: nca train --run-dir disk/run --resume" "$WORK/err"
+      grep -q "disk/run/model.pt still holds iteration $it: once that is fixed, continue with: $NCA train --run-dir disk/run --resume" "$WORK/err"
     if [[ -f disk/run/pool.pt ]]; then
       local pool
       pool=$("$PROBE" pool disk/run/pool.pt)

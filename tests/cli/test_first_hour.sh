@@ -31,8 +31,9 @@ check "a 64x64 image shrunk to 8x8 (8.0x) is warned about" \
 check "the summary line: iterations, time, rate, the mean log10 loss of the last iterations" \
   grep -Eq "done: 6 iterations, model in runs/disc/model.pt; 6 iterations in [0-9hms]+ \([0-9.]+ it/s\), log10 loss -?[0-9.]+ \(mean of the last 6\)" err.txt
 next=$(sed -n 's/.* info next: //p' err.txt)
-check "the next commands name this run" test "$next" = \
-  "nca grow --model runs/disc --out runs/disc/grow  |  nca regen --model runs/disc --out runs/disc/regen  |  nca export --model runs/disc --web runs/disc/web"
+# The program named as it was started: by its path, as PATH does not find this nca as `nca`.
+check "the next commands name this run and this program" test "$next" = \
+  "$NCA grow --model runs/disc --out runs/disc/grow  |  $NCA regen --model runs/disc --out runs/disc/regen  |  $NCA export --model runs/disc --web runs/disc/web"
 read -r w h <<<"$("$PROBE" png runs/disc/target.png)"
 check "target.png: the 12x12 grid, 4 pixels a cell (got ${w}x$h)" test "${w}x$h" = 48x48
 read -r w h f <<<"$("$PROBE" gif runs/disc/growth.gif)"

@@ -38,7 +38,7 @@ function check(ok, what) {
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// What Chromium needs here, as root, with no network: see README "Tests".
+// What Chromium needs here, as root, with no network: see docs/development.md.
 const userDataDir = mkdtempSync(join(tmpdir(), "nca-chromium-"));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.NCA_CHROMIUM || "/usr/bin/chromium",
@@ -211,7 +211,7 @@ try {
   check(seeded.every((v, c) => v === (c >= 3 ? 1 : 0)), "shift-click plants a seed (cell 4,4: channels 3.. = 1)");
 
   if (screenshot) {
-    // The picture for the README: the grown shape at the default speed, a bite just taken out
+    // The picture for docs/usage.md: the grown shape at the default speed, a bite just taken out
     // of it with a drag, regrowing.
     await page.locator("#speed").fill("5");
     await page.click("#reset");
