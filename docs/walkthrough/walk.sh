@@ -4,7 +4,7 @@
 # Prints every command with "$ " before it and what it printed (stdout and stderr), with the
 # wall time of each, so that the page can quote them.
 #   bash docs/walkthrough/walk.sh REPOSITORY WORKDIR     (WORKDIR must not exist)
-# The pictures the page shows are copied from WORKDIR/nca/runs/star-persistent afterwards.
+# The pictures the page shows are copied from WORKDIR/nca/runs/star afterwards.
 set -euo pipefail
 repo=${1:?usage: walk.sh REPOSITORY WORKDIR}
 work=${2:?usage: walk.sh REPOSITORY WORKDIR}
@@ -25,7 +25,7 @@ step bash scripts/demo.sh
 step python3 docs/walkthrough/star.py
 mv star.png runs/
 nca=build/nca
-run=runs/star-persistent
+run=runs/star
 step "$nca" train --target runs/star.png --config configs/quick.toml --run-dir "$run"
 step "$nca" grow --model "$run" --out "$run/grow" --video "$run/grow/star.mp4" --step-counter
 step "$nca" regen --model "$run" --out "$run/regen" --cut half
