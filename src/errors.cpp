@@ -1,5 +1,8 @@
-// The helpers of include/nca/errors.h that need c10.
+// The helpers of include/nca/errors.h that are not inline: LibTorch's messages, the error
+// line.
 #include "nca/errors.h"
+
+#include <unistd.h>
 
 #include <c10/util/Exception.h>
 
@@ -26,6 +29,22 @@ std::string first_line(std::string msg) {
   if (msg.empty()) msg = "LibTorch failed without saying why";
   // Bounded: the text can quote a whole input back.
   return excerpt(msg, 300);
+}
+
+std::string error_line(const std::string& command, const std::string& what) {
+  // One line of bounded length whatever the message quotes (a path, a value, a file's text),
+  // shortened in the middle: its end says why.
+  return "nca " + command + ": error: " + excerpt_middle(what, 400) + "\n";
+}
+
+void exit_at_once(const std::string& command, const std::string& what, int code) {
+  const std::string line = error_line(command, what);
+  for (size_t done = 0; done < line.size();) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::_exit(code);
 }
 
 }  // namespace nca

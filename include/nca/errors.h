@@ -48,4 +48,13 @@ inline std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 std::string first_line(const std::exception& e);
 std::string first_line(std::string message);
 
+// The one line a command prints when it fails: "nca COMMAND: error: WHAT", at most about
+// 400 characters (excerpt_middle).
+std::string error_line(const std::string& command, const std::string& what);
+
+// Writes error_line(command, what) to stderr and ends the process at once with `code` (_exit: no
+// destructors, no buffered output). Only for a failure that no exception can report: one found
+// by a watchdog thread, or by a library thread that would otherwise abort the process.
+[[noreturn]] void exit_at_once(const std::string& command, const std::string& what, int code);
+
 }  // namespace nca

@@ -73,9 +73,7 @@ std::string help::model(const std::string& default_name) {
 int guarded(const std::string& command, const std::function<int()>& body) {
   auto fail = [&](const std::string& what, int code) {
     std::fflush(stdout);
-    // One line of bounded length whatever the message quotes (a path, a value, a file's text),
-    // shortened in the middle: its end says why.
-    std::cerr << "nca " << command << ": error: " << excerpt_middle(what, 400) << std::endl;
+    std::cerr << error_line(command, what) << std::flush;
     return code;
   };
   try {
