@@ -104,18 +104,20 @@ std::string RunDir::rank_state_path(const std::string& dir, int rank, int64_t it
       .string();
 }
 
-int RunDir::saved_world_size(const std::string& dir, int64_t iteration) {
+std::vector<int> RunDir::saved_ranks(const std::string& dir, int64_t iteration, bool pool) {
   std::error_code ec;
   std::vector<int> ranks;
   for (auto it = fs::directory_iterator(fs::path(dir) / "ranks", ec);
        !ec && it != fs::directory_iterator(); it.increment(ec)) {
     int r = 0;
     int64_t k = 0;
-    bool pool = false;
-    if (parse_rank_file(it->path().filename().string(), &r, &k, &pool) && !pool && k == iteration)
+    bool is_pool = false;
+    if (parse_rank_file(it->path().filename().string(), &r, &k, &is_pool) && is_pool == pool &&
+        k == iteration && r > 0)
       ranks.push_back(r);
   }
-  return 1 + static_cast<int>(ranks.size());
+  std::sort(ranks.begin(), ranks.end());
+  return ranks;
 }
 
 void RunDir::remove_rank_states(const std::string& dir, int rank, int64_t keep) {

@@ -195,10 +195,41 @@ void check_resume_changes(const std::string& run_dir, const std::string& model_p
                      " (leave those settings out, or start a new run in another --run-dir)");
 }
 
-// The pool is sharded over the ranks that trained it: the same number must resume it.
+// How many processes trained the run in `run_dir`: one more than the highest rank with a file of
+// model.pt's iteration in ranks/. When ranks/ holds none (they were removed), the whole batch in
+// config.toml over rank 0's share of it, which model.pt records.
+int saved_world_size(const std::string& run_dir, const CheckpointInfo& info) {
+  int world = 1;
+  for (bool pool : {false, true})
+    for (int r : RunDir::saved_ranks(run_dir, info.iteration, pool)) world = std::max(world, r + 1);
+  std::error_code ec;
+  if (world > 1 || info.train_config.empty() || !fs::is_directory(fs::path(run_dir) / "ranks", ec))
+    return world;
+  try {
+    const std::optional<TrainConfig> whole = saved_run_config(run_dir);
+    const TrainConfig share = parse_train_config(info.train_config);
+    if (whole && share.batch > 0 && whole->batch % share.batch == 0)
+      world = std::max(world, whole->batch / share.batch);
+  } catch (const std::exception&) {  // the resume's own checks say what is wrong with them
+  }
+  return world;
+}
+
+// The pool is sharded over the ranks that trained it: the same number must resume it, and each
+// rank's state of model.pt's iteration must be there.
 void check_saved_world(const std::string& run_dir, const std::string& model_path, int world) {
-  const int saved_world =
-      RunDir::saved_world_size(run_dir, read_checkpoint_info(model_path).iteration);
+  const CheckpointInfo info = read_checkpoint_info(model_path);
+  const int saved_world = saved_world_size(run_dir, info);
+  const std::vector<int> states = RunDir::saved_ranks(run_dir, info.iteration, false);
+  for (int r = 1; r < saved_world; ++r) {
+    if (std::find(states.begin(), states.end(), r) != states.end()) continue;
+    throw UsageError(fmt::format(
+        "'{}' is missing: '{}' was trained by {} processes, and rank {}'s state (its optimiser "
+        "and random generator) at model.pt's iteration {} is in that file. Put it back to "
+        "--resume; without it the run can only start again (--force, or another --run-dir)",
+        excerpt(RunDir::rank_state_path(run_dir, r, info.iteration, false)), excerpt(run_dir),
+        saved_world, r, info.iteration));
+  }
   if (saved_world != world)
     throw UsageError(
         "'" + run_dir + "' was trained by " + std::to_string(saved_world) + " process" +
