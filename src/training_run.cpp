@@ -34,10 +34,10 @@ UsageError nccl_needs_cuda() {
 // Whether the ranks talk over NCCL. NCCL wants a GPU per process: --device cuda gives each its
 // own (cuda:LOCAL_RANK), while cuda:K names one GPU for all the processes of a machine, and so
 // does having fewer GPUs than processes. `auto` takes NCCL only where each has its own.
-bool use_nccl(const std::string& backend, const std::string& device_flag,
-              const c10::Device& device) {
+bool use_nccl(const std::string& backend, const std::string& device_flag, const c10::Device& device,
+              int world) {
   if (backend == "nccl" && !device.is_cuda()) throw nccl_needs_cuda();
-  const int local = local_processes();
+  const int local = local_processes(world);
   const bool gpu_each =
       device.is_cuda() && (local == 1 || (device_flag.find(':') == std::string::npos &&
                                           local <= static_cast<int>(torch::cuda::device_count())));
@@ -56,7 +56,7 @@ MemoryNeed check_memory(const TrainConfig& shard, const Stepper& stepper,
   const limits::MemoryEstimate m =
       limits::estimate_training_memory(shard, stepper.rollout_bytes_per_cell_step(shard.model));
   MemoryNeed need;
-  need.processes = local_processes();
+  need.processes = local_processes(shard.world_size);
   // The pool is always kept in host memory; on a GPU the rollout's states are in the GPU's.
   need.gpu = device.is_cuda() ? m.rollout * need.processes : 0;
   need.host = m.total() * need.processes - need.gpu;
@@ -259,15 +259,17 @@ void check_shards(const TrainConfig& cfg, int world) {
   for (int r = 0; r < world; ++r) shard_config(cfg, r, world).validate();
 }
 
-int local_processes() {
+int local_processes(int world) {
+  // A single process is alone whatever the environment says (a LOCAL_WORLD_SIZE left over from
+  // a launcher's shell, say): only the processes of its own run share the machine with it.
   const char* v = std::getenv("LOCAL_WORLD_SIZE");
-  if (!v || !*v) return 1;
+  if (world <= 1 || !v || !*v) return 1;
   std::string text = v;
   if (!check_integer_text(text, false).empty() || std::stoll(text) < 1 ||
       std::stoll(text) > 1 << 20)
     throw UsageError("LOCAL_WORLD_SIZE must be a whole number of processes, got '" + excerpt(v) +
                      "'");
-  return static_cast<int>(std::stoll(text));
+  return static_cast<int>(std::min<long long>(std::stoll(text), world));
 }
 
 void check_before_launch(const TrainConfig& cfg, int world, const std::string& dist_backend) {
@@ -324,7 +326,7 @@ TrainingRun::TrainingRun(RunRequest request, const std::optional<LaunchEnv>& env
   const TrainConfig shard = shard_config(cfg, rank_, world_);
   memory_ = check_memory(shard, *make_stepper(cfg.backend, cfg.model, device), device);
   if (parallel()) {
-    const bool nccl = use_nccl(request_.dist_backend, cfg.device, device);
+    const bool nccl = use_nccl(request_.dist_backend, cfg.device, device, world_);
     group_ =
         std::make_unique<ProcessGroup>(*env, std::chrono::seconds(request_.dist_timeout), nccl);
     notice_(Notice::Info,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -64,6 +65,20 @@ std::string reword(const CLI::ParseError& e) {
   return excerpt(msg, 300);
 }
 
+// LibTorch's allocator words a failed allocation for its own developers: "[enforce fail at
+// alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate
+// 4294967296 bytes. Error code 12 (Cannot allocate memory)". Said as std::bad_alloc is, with the
+// size; nothing for any other error.
+std::optional<std::string> out_of_memory(const std::string& msg) {
+  if (msg.find("can't allocate memory") == std::string::npos) return std::nullopt;
+  std::string bytes;
+  std::string size;
+  if (between(msg, "you tried to allocate ", " bytes", bytes) && !bytes.empty() &&
+      bytes.size() < 20 && bytes.find_first_not_of("0123456789") == std::string::npos)
+    size = limits::format_bytes(std::stod(bytes)) + " at once; ";
+  return "out of memory (" + size + "a smaller pool, batch, size or grid needs less)";
+}
+
 }  // namespace
 
 std::string help::model(const std::string& default_name) {
@@ -83,11 +98,11 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   } catch (const UsageError& e) {
     return fail(e.what(), kExitUsage);
   } catch (const c10::Error& e) {
-    return fail(first_line(e), kExitRuntime);
+    return fail(out_of_memory(e.what_without_backtrace()).value_or(first_line(e)), kExitRuntime);
   } catch (const std::bad_alloc&) {
     return fail("out of memory (a smaller pool, batch, size or grid needs less)", kExitRuntime);
-  } catch (const std::exception& e) {
-    return fail(e.what(), kExitRuntime);
+  } catch (const std::exception& e) {  // also LibTorch's allocator's words, passed on
+    return fail(out_of_memory(e.what()).value_or(e.what()), kExitRuntime);
   }
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Process limits and where results go: a file-size limit (ulimit -f) makes a save fail with one
 # line and exit 1, never SIGXFSZ in the middle of it (which left a temporary file and no model);
-# the previous model.pt stays. Results printed to a full standard output (/dev/full) are an error,
-# exit 1 with one line; a reader that stops early (| head) is not.
+# the previous model.pt stays. Results printed to a full standard output (/dev/full) are an
+# error, exit 1 with one line; a reader that stops early (| head) is not. A LOCAL_WORLD_SIZE
+# alone does not change a single process's run. A stack limit too small is one line (a soft one
+# is raised), and memory that runs out is said as such.
 source "$(dirname "$0")/lib.sh"
 PROBE=${NCA_PROBE:?set by ctest}
 LIZ=$SRC/data/lizard.png
@@ -44,6 +46,39 @@ check "grow under ulimit -f 20 exits 1, got $rc" test "$rc" -eq 1
 one_error "File too large" "grow"
 no_temporaries frames
 
+# A LOCAL_WORLD_SIZE left in the environment is not a count of this process's run: a single
+# process trains as without it (the memory check counted 100000 processes; abc was refused).
+for v in 100000 abc; do
+  LOCAL_WORLD_SIZE=$v timeout 60 "$NCA" train --target "$LIZ" "${args[@]}" --iters 1 \
+    --run-dir "lws-$v" >/dev/null 2>"$WORK/stderr"
+  rc=$?
+  check "LOCAL_WORLD_SIZE=$v alone: a single process trains (exit $rc)" test "$rc" -eq 0
+done
+
+# Under the sanitizers' shadow memory neither a stack nor an address-space limit can be tried.
+if [[ -z ${ASAN_OPTIONS:-} ]]; then
+  # A stack limit (ulimit -s) too small for LibTorch's threads: one line, where it was SIGSEGV;
+  # a soft limit alone is raised, and the run goes on.
+  (ulimit -s 128 && exec timeout 60 "$NCA" train --target "$LIZ" "${args[@]}" --iters 1 \
+    --run-dir stack) >/dev/null 2>"$WORK/stderr"
+  rc=$?
+  check "ulimit -s 128 exits 2 (was 139: SIGSEGV), got $rc" test "$rc" -eq 2
+  one_error "^nca: error: the stack size limit is 128 KB \(ulimit -s\), below the 512 KB nca needs" \
+    "ulimit -s 128"
+  (ulimit -Ss 128 && exec timeout 60 "$NCA" train --target "$LIZ" "${args[@]}" --iters 1 \
+    --run-dir stack) >/dev/null 2>&1
+  rc=$?
+  check "ulimit -Ss 128 (soft only): trains, exit $rc" test "$rc" -eq 0 -a -s stack/model.pt
+  # Memory that runs out (ulimit -v): said as such, not in LibTorch's words for its developers
+  # ("err == 0. DefaultCPUAllocator: can't allocate memory: ...").
+  (ulimit -v 3000000 && exec timeout 60 "$NCA" grow --grid 8192 --scale 1 --steps 1 --out oom \
+    --threads 1) >/dev/null 2>"$WORK/stderr"
+  rc=$?
+  check "ulimit -v: a 4.3 GB grid exits 1, got $rc" test "$rc" -eq 1
+  one_error "^nca grow: error: out of memory \(4.3 GB at once; a smaller pool, batch, size or grid needs less\)$" \
+    "ulimit -v"
+fi
+
 # Results on a full standard output, and on a reader that stops early.
 regen=(regen --at 5 --steps 5 --out regen --threads 1)
 timeout 60 "$NCA" "${regen[@]}" >/dev/full 2>"$WORK/stderr"
@@ -51,6 +86,11 @@ rc=$?
 check "regen > /dev/full exits 1, got $rc" test "$rc" -eq 1
 one_error "regen: error: cannot write the results to standard output: No space left on device" \
   "regen > /dev/full"
+timeout 60 "$NCA" bench --json --iters 1 --size 8 --pad 2 --batch 4 --pool 8 --min-steps 4 \
+  --max-steps 6 --threads 1 >/dev/full 2>"$WORK/stderr"
+rc=$?
+check "bench --json > /dev/full exits 1, got $rc" test "$rc" -eq 1
+one_error "^nca bench: error: cannot write the results to standard output" "bench --json > /dev/full"
 timeout 60 "$NCA" "${regen[@]}" 2>"$WORK/stderr" | head -c 1 >/dev/null
 rc=${PIPESTATUS[0]}
 check "regen | head -c 1 exits 0 (the reader asked for no more), got $rc" test "$rc" -eq 0
