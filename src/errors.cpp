@@ -1,10 +1,13 @@
 // The helpers of include/nca/errors.h that are not inline: LibTorch's messages, the error
-// line.
+// line, shell words.
 #include "nca/errors.h"
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <c10/util/Exception.h>
+#include <fmt/format.h>
 
 namespace nca {
 
@@ -29,6 +32,36 @@ std::string first_line(std::string msg) {
   if (msg.empty()) msg = "LibTorch failed without saying why";
   // Bounded: the text can quote a whole input back.
   return excerpt(msg, 300);
+}
+
+std::string shell_word(const std::string& path) {
+  const std::string s = !path.empty() && path[0] == '-' ? "./" + path : path;
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_./-+=:,@%") == std::string::npos)
+    return s;
+  const bool control = std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) == 127;
+  });
+  if (!control) {
+    std::string quoted = "'";
+    for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+  }
+  std::string quoted = "$'";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      quoted += "\\n";
+    } else if (c == '\t') {
+      quoted += "\\t";
+    } else if (u < 32 || u == 127) {
+      quoted += fmt::format("\\x{:02x}", u);
+    } else {
+      if (c == '\'' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+  }
+  return quoted + "'";
 }
 
 std::string error_line(const std::string& command, const std::string& what) {

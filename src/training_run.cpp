@@ -462,7 +462,7 @@ void TrainingRun::on_every_rank(const char* what, const std::function<void()>& f
   throw QuietExit{worst};
 }
 
-void TrainingRun::write(const std::function<void()>& what) {
+void TrainingRun::write(const std::function<void()>& what, const std::string& after_failure) {
   // A failed write (a full disk, a removed run directory) ends the run with one line that says
   // what failed, what is still on disk, and what to do. Training is not continued past it: a
   // run that cannot save is hours of work that would be lost anyway. Rank 0 only.
@@ -481,12 +481,16 @@ void TrainingRun::write(const std::function<void()>& what) {
     if (removed) {
       msg += "; the run directory '" + request_.run_dir +
              "' was removed while training, so nothing more can be saved";
+    } else if (!after_failure.empty()) {
+      msg += "; " + after_failure;
     } else if (saved_iteration_ >= 0) {
       msg += "; " + model_path() + " still holds iteration " + std::to_string(saved_iteration_) +
-             ": once that is fixed, continue with: nca train --run-dir " + request_.run_dir +
-             " --resume";
+             ": once that is fixed, continue with: nca train --run-dir " +
+             shell_word(request_.run_dir) + " --resume";
     } else {
-      msg += "; no model was saved yet";
+      msg +=
+          "; no model was saved yet: once that is fixed, run the same command with --force "
+          "to start again";
     }
     throw std::runtime_error(msg);
   }
@@ -587,7 +591,13 @@ bool TrainingRun::finish() {
   if (request_.cfg.snapshot_every > 0) write([&] { dir_->write_pictures(*trainer_); });
   const bool stopped = stop_requested() || trainer_->iteration() < request_.cfg.iters;
   // A stop request is answered at once; growing the model for the picture waits for the end.
-  if (!stopped) write([&] { dir_->write_growth(*trainer_); });
+  // The run is complete once model.pt is: a failed picture loses nothing, and a --resume of a
+  // finished run would not draw it.
+  if (!stopped)
+    write([&] { dir_->write_growth(*trainer_); },
+          fmt::format("training is finished and {} holds iteration {}: only the picture is "
+                      "missing (nca grow --model {} --out DIR draws the growth)",
+                      model_path(), saved_iteration_, shell_word(request_.run_dir)));
   return stopped;
 }
 

@@ -42,6 +42,12 @@ inline std::string excerpt_middle(const std::string& s, size_t max) {
 // A path or name in single quotes, as the one-line errors show it.
 inline std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
+// A path as a word to paste into a shell (bash, zsh) after a flag: as it is when that is safe,
+// else in single quotes, or as $'...' when it holds control characters (a newline stays one
+// line, and the word still names the same file); a relative path that starts with '-' gets "./"
+// in front, so that it is not read as a flag.
+std::string shell_word(const std::string& path);
+
 // The first line of an exception's message: c10::Error's carries a C++ backtrace and
 // torch::jit::ErrorReport's starts with a newline; users need the one line that says what.
 // Also: without LibTorch's "[enforce fail at FILE:LINE]" prefix, and at most 300 characters.

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
@@ -176,10 +177,32 @@ int set_threads(int threads) {
   return n;
 }
 
+namespace {
+
+// A log line's message with its control characters shown as '?', as error lines show them: a
+// path holding a newline must not split a line in two, nor an escape move the terminal's cursor.
+class PrintableMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    for (const char c : msg.payload) {
+      const auto u = static_cast<unsigned char>(c);
+      dest.push_back(u < 32 || u == 127 ? '?' : c);
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PrintableMessage>();
+  }
+};
+
+}  // namespace
+
 void setup_logging() {
   // Logs and progress go to stderr; stdout carries only results.
   auto logger = spdlog::stderr_color_mt("nca");
-  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintableMessage>('*').set_pattern("[%H:%M:%S] %^%l%$ %*");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
 }
 

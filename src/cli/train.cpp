@@ -87,16 +87,6 @@ TrainOptions resolve_options(int argc, char** argv, bool& help) {
   return resumed;
 }
 
-// A path as the user can paste it into a shell.
-std::string shell_word(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789_./-+=:,@%") == std::string::npos)
-    return s;
-  std::string quoted = "'";
-  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
 void require_target(const TrainConfig& cfg) {
   if (cfg.target.empty()) throw UsageError("--target is required (an image to grow)");
 }
