@@ -124,6 +124,12 @@ std::string quoted(const std::string& path) { return "'" + excerpt(path, 200) + 
 
 }  // namespace
 
+std::string kind_of_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "nothing";
+  return S_ISREG(st.st_mode) ? "a regular file" : kind_of(st.st_mode);
+}
+
 void check_replaceable(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return;
@@ -169,12 +175,16 @@ bool is_temporary_name(const std::string& filename, std::string* target, long* p
   return true;
 }
 
-void remove_stale_temporaries(const std::string& dir) {
+void remove_stale_temporaries(const std::string& dir,
+                              const std::function<bool(const std::string&)>& ours) {
   std::error_code ec;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
     long pid = 0;
-    if (!is_temporary_name(it->path().filename().string(), nullptr, &pid)) continue;
+    std::string target;
+    if (!is_temporary_name(it->path().filename().string(), &target, &pid) ||
+        (ours && !ours(target)))
+      continue;
     const bool gone =
         pid == ::getpid() || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
     if (gone) {

@@ -13,13 +13,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -84,7 +89,145 @@ std::optional<LaunchEnv> launch_env_from_environment() {
   return env;
 }
 
+namespace {
+
+// What the terminate handler below says, around the exception's own words: set while a
+// RendezvousWatch is active.
+struct ProtocolLine {
+  std::string head, tail;
+};
+std::atomic<const ProtocolLine*> g_protocol_line{nullptr};
+
+// A c10d thread that throws ends the process through std::terminate: during the rendezvous that
+// is LibTorch 1.13's callback client reading bytes of another program (a length it then tries to
+// allocate), which would be std::length_error and SIGABRT. Said in one line instead.
+[[noreturn]] void on_rendezvous_terminate() {
+  std::string why = "a c10d thread failed";
+  if (const std::exception_ptr e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      why = first_line(x);
+    } catch (...) {
+    }
+  }
+  const ProtocolLine* line = g_protocol_line.load();
+  exit_at_once("train",
+               line ? line->head + " (" + why + ")" + line->tail : "the rendezvous failed: " + why,
+               kExitRuntime);
+}
+
+// c10d's calls cannot be interrupted, and not every wait in them has a limit: LibTorch 1.13's
+// TCPStore client waits for the answer to its first request without one, so a program on
+// MASTER_PORT that accepts connections and never answers (a silent listener, an HTTP server
+// waiting for a line that never comes) would hold a rank forever, whatever --dist-timeout says.
+// The rendezvous runs under this watch: each phase has `timeout` and a few seconds (c10d's own
+// limits, which say more, come first), after which the process ends with exit 1 and one line;
+// so does a c10d thread that throws meanwhile. Nothing is written before the rendezvous ends, so
+// nothing is lost by ending the process there.
+class RendezvousWatch {
+ public:
+  // `protocol_line`: what a c10d thread's exception is said within (head, why, tail).
+  RendezvousWatch(ProtocolLine protocol_line, std::chrono::milliseconds timeout)
+      : limit_(timeout + kGrace), protocol_line_(std::move(protocol_line)) {
+    g_protocol_line = &protocol_line_;
+    previous_ = std::set_terminate(on_rendezvous_terminate);
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~RendezvousWatch() {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+    std::set_terminate(previous_);
+    g_protocol_line = nullptr;
+  }
+  RendezvousWatch(const RendezvousWatch&) = delete;
+  RendezvousWatch& operator=(const RendezvousWatch&) = delete;
+
+  // Starts a phase: `hang` is the line said when it does not end in time.
+  void phase(std::string hang) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      hang_ = std::move(hang);
+      deadline_ = std::chrono::steady_clock::now() + limit_;
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  static constexpr std::chrono::seconds kGrace{3};
+
+  void watch() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!done_) {
+      if (hang_.empty()) {
+        wake_.wait(lock);
+      } else if (wake_.wait_until(lock, deadline_) == std::cv_status::timeout && !done_ &&
+                 std::chrono::steady_clock::now() >= deadline_) {
+        exit_at_once("train", hang_, kExitRuntime);
+      }
+    }
+  }
+
+  std::chrono::milliseconds limit_;
+  ProtocolLine protocol_line_;
+  std::terminate_handler previous_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::string hang_;  // "": no phase yet
+  std::chrono::steady_clock::time_point deadline_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Bytes of another program read as c10d's protocol end in a length too large to allocate, a
+// number that is not one, or an answer c10d did not expect: said as such.
+std::string protocol_hint(const std::exception& e, const std::string& other_program) {
+  const std::string what = e.what();
+  const bool garbled = dynamic_cast<const std::logic_error*>(&e) != nullptr ||
+                       dynamic_cast<const std::bad_alloc*>(&e) != nullptr ||
+                       what.find("expected") != std::string::npos ||
+                       what.find("nonce") != std::string::npos;
+  return garbled ? ": what answers there does not speak the rendezvous protocol; " + other_program
+                 : "";
+}
+
+// Whether another program holds `port`: rank 0's store binds it on every address, and one that is
+// taken fails deep in c10d, after log lines of its own.
+bool port_taken(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as c10d binds it
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  const bool taken =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno == EADDRINUSE;
+  ::close(fd);
+  return taken;
+}
+
+// "within 30 s" when a wait that began at `start` took most of its `timeout` (c10d counts some of
+// it from earlier), else "after 0.2 s": a peer that closed its connection fails at once, and the
+// line says so.
+std::string waited(std::chrono::steady_clock::time_point start, std::chrono::milliseconds timeout) {
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double limit = static_cast<double>(timeout.count()) / 1000;
+  if (seconds >= 0.5 * limit) return fmt::format("within {:g} s", limit);
+  return fmt::format("after {:.1f} s", seconds);
+}
+
+}  // namespace
+
 struct ProcessGroup::Impl {
+  // First, so that it is the last to go: a failed rendezvous stops c10d's threads under it.
+  std::unique_ptr<RendezvousWatch> watch;
   LaunchEnv env;
   std::chrono::milliseconds timeout;
   c10::intrusive_ptr<c10d::Store> store;
@@ -95,17 +238,24 @@ struct ProcessGroup::Impl {
 
   // Waits for `work`; a peer that died or stopped answering becomes one line.
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) const {
+    const auto start = std::chrono::steady_clock::now();
     try {
       work->wait(timeout);
     } catch (const std::exception& e) {
       const std::string lost =
           env.world_size == 2 ? "rank " + std::to_string(1 - env.rank) : "another rank";
-      throw std::runtime_error(
-          "distributed " + std::string(what) + " failed on rank " + std::to_string(env.rank) +
-          ": " + lost + " was lost or did not answer within " +
-          std::to_string(timeout.count() / 1000) + " s (" + first_line(e) + ")");
+      const std::string when = waited(start, timeout);
+      throw std::runtime_error(fmt::format(
+          "distributed {} failed on rank {}: {} was lost {}{} ({})", what, env.rank, lost,
+          when.rfind("within", 0) == 0 ? "or did not answer " : "", when, first_line(e)));
     }
   }
+
+  // The TCPStore (rank 0 serves it) and the Gloo group, each a phase of `watch`.
+  void join_store(const std::string& who, const std::string& where,
+                  const std::string& other_program);
+  void join_gloo(const std::string& who, const std::string& where,
+                 const std::string& other_program);
 };
 
 bool ProcessGroup::nccl_available() {
@@ -160,36 +310,21 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
                      "' is not an address this machine can find (" + ::gai_strerror(err) +
                      "): set it to rank 0's host name or IP address");
   ::freeaddrinfo(found);
-  c10d::TCPStoreOptions opts;
-  opts.port = static_cast<uint16_t>(env.master_port);
-  opts.isServer = env.rank == 0;
-  opts.numWorkers = static_cast<size_t>(env.world_size);
-  opts.waitWorkers = true;
-  opts.timeout = timeout;
-  tcp_store_without_libuv(opts);
+  const std::string who = fmt::format("rank {} of {}", env.rank, env.world_size);
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
-  try {
-    impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(env.rank) + " of " +
-                             std::to_string(env.world_size) + ": no rendezvous at " + where +
-                             " within " + std::to_string(timeout.count() / 1000) + " s (" +
-                             first_line(e) + ")");
-  }
-  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-  // Local runs stay on the loopback interface; elsewhere Gloo binds to this host's address.
-  options->devices.push_back(is_loopback(env.master_addr)
-                                 ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                 : c10d::ProcessGroupGloo::createDefaultDevice());
-  try {
-    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank,
-                                                               env.world_size, options);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(env.rank) +
-                             ": cannot join the process "
-                             "group at " +
-                             where + " (" + first_line(e) + ")");
-  }
+  const std::string other_program = "is another program listening on MASTER_PORT " +
+                                    std::to_string(env.master_port) + " (or is rank 0 stopped)?";
+  // Declared before the store, so that on a failure below it still watches while c10d's
+  // threads are stopped.
+  impl_->watch = std::make_unique<RendezvousWatch>(
+      ProtocolLine{fmt::format("{}: what answers at {} does not speak the rendezvous protocol of "
+                               "rank 0's store",
+                               who, where),
+                   ": " + other_program},
+      timeout);
+  impl_->join_store(who, where, other_program);
+  impl_->join_gloo(who, where, other_program);
+  impl_->watch.reset();
 #ifdef USE_C10D_NCCL
   if (nccl) {
     auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
@@ -204,6 +339,60 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
     }
   }
 #endif
+}
+
+void ProcessGroup::Impl::join_store(const std::string& who, const std::string& where,
+                                    const std::string& other_program) {
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<uint16_t>(env.master_port);
+  opts.isServer = env.rank == 0;
+  opts.numWorkers = static_cast<size_t>(env.world_size);
+  opts.waitWorkers = true;
+  opts.timeout = timeout;
+  tcp_store_without_libuv(opts);
+  const std::string seconds = fmt::format("{:g} s", static_cast<double>(timeout.count()) / 1000);
+  watch->phase(
+      env.rank == 0
+          ? fmt::format("{}: the other processes did not all join the rendezvous at {} within {}",
+                        who, where, seconds)
+          : fmt::format("{}: what listens at {} took the connection but did not answer as rank "
+                        "0's rendezvous store within {}: {}",
+                        who, where, seconds, other_program));
+  if (env.rank == 0 && port_taken(env.master_port))
+    throw std::runtime_error(
+        fmt::format("{}: cannot serve the rendezvous at {}: the port is in use: {}", who, where,
+                    other_program));
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, opts);
+  } catch (const std::exception& e) {
+    if (env.rank == 0)
+      throw std::runtime_error(fmt::format("{}: cannot serve the rendezvous at {} ({}): {}", who,
+                                           where, first_line(e), other_program));
+    throw std::runtime_error(fmt::format("{}: no rendezvous at {} {} ({}){}", who, where,
+                                         waited(start, timeout), first_line(e),
+                                         protocol_hint(e, other_program)));
+  }
+}
+
+void ProcessGroup::Impl::join_gloo(const std::string& who, const std::string& where,
+                                   const std::string& other_program) {
+  watch->phase(fmt::format(
+      "{}: the process group at {} did not form within {:g} s: a process does not answer, or {}",
+      who, where, static_cast<double>(timeout.count()) / 1000, other_program));
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  // Local runs stay on the loopback interface; elsewhere Gloo binds to this host's address.
+  options->devices.push_back(is_loopback(env.master_addr)
+                                 ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                 : c10d::ProcessGroupGloo::createDefaultDevice());
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: cannot join the process group at {} {} ({}){}", who,
+                                         where, waited(start, timeout), first_line(e),
+                                         protocol_hint(e, other_program)));
+  }
 }
 
 bool ProcessGroup::uses_nccl() const {

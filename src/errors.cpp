@@ -1,26 +1,22 @@
-// The helpers of include/nca/errors.h that need c10.
+// The helpers of include/nca/errors.h that are not inline: LibTorch's messages, the error
+// line, shell words.
 #include "nca/errors.h"
 
-#include <c10/util/Exception.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
 
 namespace nca {
 namespace {
 std::string g_program = "nca";
 std::string g_argv0 = "nca";
 }  // namespace
-
-std::string shell_word(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789_./-+=:,@%") == std::string::npos)
-    return s;
-  std::string quoted = "'";
-  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 void set_program_name(const std::string& argv0) {
   namespace fs = std::filesystem;
@@ -60,6 +56,52 @@ std::string first_line(std::string msg) {
   if (msg.empty()) msg = "LibTorch failed without saying why";
   // Bounded: the text can quote a whole input back.
   return excerpt(msg, 300);
+}
+
+std::string shell_word(const std::string& path) {
+  const std::string s = !path.empty() && path[0] == '-' ? "./" + path : path;
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789_./-+=:,@%") == std::string::npos)
+    return s;
+  const bool control = std::any_of(s.begin(), s.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) == 127;
+  });
+  if (!control) {
+    std::string quoted = "'";
+    for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+  }
+  std::string quoted = "$'";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      quoted += "\\n";
+    } else if (c == '\t') {
+      quoted += "\\t";
+    } else if (u < 32 || u == 127) {
+      quoted += fmt::format("\\x{:02x}", u);
+    } else {
+      if (c == '\'' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+std::string error_line(const std::string& command, const std::string& what) {
+  // One line of bounded length whatever the message quotes (a path, a value, a file's text),
+  // shortened in the middle: its end says why.
+  return "nca " + command + ": error: " + excerpt_middle(what, 400) + "\n";
+}
+
+void exit_at_once(const std::string& command, const std::string& what, int code) {
+  const std::string line = error_line(command, what);
+  for (size_t done = 0; done < line.size();) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::_exit(code);
 }
 
 }  // namespace nca

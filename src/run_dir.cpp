@@ -11,7 +11,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "nca/atomic_file.h"
@@ -67,6 +69,29 @@ bool parse_rank_file(const std::string& name, int* rank = nullptr, int64_t* iter
   return false;
 }
 
+// Why `file` cannot be removed, or "" when nothing that can be seen beforehand is in the way: its
+// folder not writable (permissions, a read-only file system), or the file or its folder immutable
+// or append-only (chattr +i, +a), which root cannot get past either.
+std::string why_not_removable(const fs::path& file) {
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) return std::strerror(errno);
+  std::error_code ec;
+  for (const fs::path& p : {dir, file}) {
+    // Only folders and regular files are opened: a device's open could do something.
+    const auto type = fs::symlink_status(p, ec).type();
+    if (type != fs::file_type::directory && type != fs::file_type::regular) continue;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    int flags = 0;
+    const bool known = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+    ::close(fd);
+    if (known && (flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)) != 0)
+      return std::string(p == file ? "it" : "its folder") +
+             " is immutable or append-only (lsattr shows it; chattr -i -a undoes it)";
+  }
+  return "";
+}
+
 // Whether `name` (or the file a temporary named `name` stands for) passes `ours`.
 template <class Pred>
 bool written_by_nca(const std::string& name, Pred ours) {
@@ -104,18 +129,20 @@ std::string RunDir::rank_state_path(const std::string& dir, int rank, int64_t it
       .string();
 }
 
-int RunDir::saved_world_size(const std::string& dir, int64_t iteration) {
+std::vector<int> RunDir::saved_ranks(const std::string& dir, int64_t iteration, bool pool) {
   std::error_code ec;
   std::vector<int> ranks;
   for (auto it = fs::directory_iterator(fs::path(dir) / "ranks", ec);
        !ec && it != fs::directory_iterator(); it.increment(ec)) {
     int r = 0;
     int64_t k = 0;
-    bool pool = false;
-    if (parse_rank_file(it->path().filename().string(), &r, &k, &pool) && !pool && k == iteration)
+    bool is_pool = false;
+    if (parse_rank_file(it->path().filename().string(), &r, &k, &is_pool) && is_pool == pool &&
+        k == iteration && r > 0)
       ranks.push_back(r);
   }
-  return 1 + static_cast<int>(ranks.size());
+  std::sort(ranks.begin(), ranks.end());
+  return ranks;
 }
 
 void RunDir::remove_rank_states(const std::string& dir, int rank, int64_t keep) {
@@ -187,6 +214,12 @@ void RunDir::check(const std::string& dir, RunMode mode) {
     throw UsageError("'" + dir + "' is not empty and is not an nca run directory" +
                      (mode == RunMode::Replace ? " (--force replaces only those)" : "") +
                      ": pick a new or empty --run-dir");
+  if (mode == RunMode::New && !fs::exists(p / "model.pt", ec))
+    throw UsageError(
+        "run directory '" + dir +
+        "' already exists and holds no model.pt (the run that made it ended before its "
+        "first save, so there is nothing to resume): --force starts it again, "
+        "--run-dir picks another");
   if (mode == RunMode::New)
     throw UsageError("run directory '" + dir +
                      "' already exists: --resume continues it, --force replaces it, "
@@ -236,6 +269,12 @@ void RunDir::remove_what_nca_wrote() {
     });
   }
   if (ec) throw std::runtime_error("cannot read '" + dir_ + "': " + ec.message());
+  // All or nothing: stopping at a file it cannot remove would leave half of the old run, which
+  // neither --resume nor the new run can use.
+  for (const auto& f : remove)
+    if (const std::string why = why_not_removable(f); !why.empty())
+      throw std::runtime_error("--force cannot replace '" + dir_ + "': cannot remove '" +
+                               f.string() + "': " + why + "; nothing was removed");
   for (const auto& f : remove) {
     fs::remove(f, ec);
     if (ec) throw std::runtime_error("cannot remove '" + f.string() + "': " + ec.message());

@@ -34,10 +34,10 @@ UsageError nccl_needs_cuda() {
 // Whether the ranks talk over NCCL. NCCL wants a GPU per process: --device cuda gives each its
 // own (cuda:LOCAL_RANK), while cuda:K names one GPU for all the processes of a machine, and so
 // does having fewer GPUs than processes. `auto` takes NCCL only where each has its own.
-bool use_nccl(const std::string& backend, const std::string& device_flag,
-              const c10::Device& device) {
+bool use_nccl(const std::string& backend, const std::string& device_flag, const c10::Device& device,
+              int world) {
   if (backend == "nccl" && !device.is_cuda()) throw nccl_needs_cuda();
-  const int local = local_processes();
+  const int local = local_processes(world);
   const bool gpu_each =
       device.is_cuda() && (local == 1 || (device_flag.find(':') == std::string::npos &&
                                           local <= static_cast<int>(torch::cuda::device_count())));
@@ -56,7 +56,7 @@ MemoryNeed check_memory(const TrainConfig& shard, const Stepper& stepper,
   const limits::MemoryEstimate m =
       limits::estimate_training_memory(shard, stepper.rollout_bytes_per_cell_step(shard.model));
   MemoryNeed need;
-  need.processes = local_processes();
+  need.processes = local_processes(shard.world_size);
   // The pool is always kept in host memory; on a GPU the rollout's states are in the GPU's.
   need.gpu = device.is_cuda() ? m.rollout * need.processes : 0;
   need.host = m.total() * need.processes - need.gpu;
@@ -195,10 +195,41 @@ void check_resume_changes(const std::string& run_dir, const std::string& model_p
                      " (leave those settings out, or start a new run in another --run-dir)");
 }
 
-// The pool is sharded over the ranks that trained it: the same number must resume it.
+// How many processes trained the run in `run_dir`: one more than the highest rank with a file of
+// model.pt's iteration in ranks/. When ranks/ holds none (they were removed), the whole batch in
+// config.toml over rank 0's share of it, which model.pt records.
+int saved_world_size(const std::string& run_dir, const CheckpointInfo& info) {
+  int world = 1;
+  for (bool pool : {false, true})
+    for (int r : RunDir::saved_ranks(run_dir, info.iteration, pool)) world = std::max(world, r + 1);
+  std::error_code ec;
+  if (world > 1 || info.train_config.empty() || !fs::is_directory(fs::path(run_dir) / "ranks", ec))
+    return world;
+  try {
+    const std::optional<TrainConfig> whole = saved_run_config(run_dir);
+    const TrainConfig share = parse_train_config(info.train_config);
+    if (whole && share.batch > 0 && whole->batch % share.batch == 0)
+      world = std::max(world, whole->batch / share.batch);
+  } catch (const std::exception&) {  // the resume's own checks say what is wrong with them
+  }
+  return world;
+}
+
+// The pool is sharded over the ranks that trained it: the same number must resume it, and each
+// rank's state of model.pt's iteration must be there.
 void check_saved_world(const std::string& run_dir, const std::string& model_path, int world) {
-  const int saved_world =
-      RunDir::saved_world_size(run_dir, read_checkpoint_info(model_path).iteration);
+  const CheckpointInfo info = read_checkpoint_info(model_path);
+  const int saved_world = saved_world_size(run_dir, info);
+  const std::vector<int> states = RunDir::saved_ranks(run_dir, info.iteration, false);
+  for (int r = 1; r < saved_world; ++r) {
+    if (std::find(states.begin(), states.end(), r) != states.end()) continue;
+    throw UsageError(fmt::format(
+        "'{}' is missing: '{}' was trained by {} processes, and rank {}'s state (its optimiser "
+        "and random generator) at model.pt's iteration {} is in that file. Put it back to "
+        "--resume; without it the run can only start again (--force, or another --run-dir)",
+        excerpt(RunDir::rank_state_path(run_dir, r, info.iteration, false)), excerpt(run_dir),
+        saved_world, r, info.iteration));
+  }
   if (saved_world != world)
     throw UsageError(
         "'" + run_dir + "' was trained by " + std::to_string(saved_world) + " process" +
@@ -228,15 +259,17 @@ void check_shards(const TrainConfig& cfg, int world) {
   for (int r = 0; r < world; ++r) shard_config(cfg, r, world).validate();
 }
 
-int local_processes() {
+int local_processes(int world) {
+  // A single process is alone whatever the environment says (a LOCAL_WORLD_SIZE left over from
+  // a launcher's shell, say): only the processes of its own run share the machine with it.
   const char* v = std::getenv("LOCAL_WORLD_SIZE");
-  if (!v || !*v) return 1;
+  if (world <= 1 || !v || !*v) return 1;
   std::string text = v;
   if (!check_integer_text(text, false).empty() || std::stoll(text) < 1 ||
       std::stoll(text) > 1 << 20)
     throw UsageError("LOCAL_WORLD_SIZE must be a whole number of processes, got '" + excerpt(v) +
                      "'");
-  return static_cast<int>(std::stoll(text));
+  return static_cast<int>(std::min<long long>(std::stoll(text), world));
 }
 
 void check_before_launch(const TrainConfig& cfg, int world, const std::string& dist_backend) {
@@ -293,7 +326,7 @@ TrainingRun::TrainingRun(RunRequest request, const std::optional<LaunchEnv>& env
   const TrainConfig shard = shard_config(cfg, rank_, world_);
   memory_ = check_memory(shard, *make_stepper(cfg.backend, cfg.model, device), device);
   if (parallel()) {
-    const bool nccl = use_nccl(request_.dist_backend, cfg.device, device);
+    const bool nccl = use_nccl(request_.dist_backend, cfg.device, device, world_);
     group_ =
         std::make_unique<ProcessGroup>(*env, std::chrono::seconds(request_.dist_timeout), nccl);
     notice_(Notice::Info,
@@ -429,7 +462,7 @@ void TrainingRun::on_every_rank(const char* what, const std::function<void()>& f
   throw QuietExit{worst};
 }
 
-void TrainingRun::write(const std::function<void()>& what) {
+void TrainingRun::write(const std::function<void()>& what, const std::string& after_failure) {
   // A failed write (a full disk, a removed run directory) ends the run with one line that says
   // what failed, what is still on disk, and what to do. Training is not continued past it: a
   // run that cannot save is hours of work that would be lost anyway. Rank 0 only.
@@ -448,12 +481,16 @@ void TrainingRun::write(const std::function<void()>& what) {
     if (removed) {
       msg += "; the run directory '" + request_.run_dir +
              "' was removed while training, so nothing more can be saved";
+    } else if (!after_failure.empty()) {
+      msg += "; " + after_failure;
     } else if (saved_iteration_ >= 0) {
       msg += "; " + model_path() + " still holds iteration " + std::to_string(saved_iteration_) +
              ": once that is fixed, continue with: " + program_name() + " train --run-dir " +
              shell_word(request_.run_dir) + " --resume";
     } else {
-      msg += "; no model was saved yet";
+      msg +=
+          "; no model was saved yet: once that is fixed, run the same command with --force "
+          "to start again";
     }
     throw std::runtime_error(msg);
   }
@@ -554,7 +591,13 @@ bool TrainingRun::finish() {
   if (request_.cfg.snapshot_every > 0) write([&] { dir_->write_pictures(*trainer_); });
   const bool stopped = stop_requested() || trainer_->iteration() < request_.cfg.iters;
   // A stop request is answered at once; growing the model for the picture waits for the end.
-  if (!stopped) write([&] { dir_->write_growth(*trainer_); });
+  // The run is complete once model.pt is: a failed picture loses nothing, and a --resume of a
+  // finished run would not draw it.
+  if (!stopped)
+    write([&] { dir_->write_growth(*trainer_); },
+          fmt::format("training is finished and {} holds iteration {}: only the picture is "
+                      "missing (nca grow --model {} --out DIR draws the growth)",
+                      model_path(), saved_iteration_, shell_word(request_.run_dir)));
   return stopped;
 }
 

@@ -116,6 +116,9 @@ void check_web_folder(const std::string& out_dir) {
   namespace fs = std::filesystem;
   const fs::path page = fs::path(out_dir) / "index.html";
   std::error_code ec;
+  if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
+    throw UsageError("--web '" + excerpt(out_dir) + "' is " + kind_of_file(out_dir) +
+                     ", not a directory: --web names the folder for index.html");
   if (!fs::exists(fs::symlink_status(page, ec))) return;
   check_replaceable(page.string());
   std::ifstream in(page, std::ios::binary);
@@ -132,10 +135,8 @@ std::string export_web_page(const NCAModel& model, const std::string& out_dir,
                             const WebPageOptions& options) {
   namespace fs = std::filesystem;
   const std::string page = web_page(model, options);
-  std::error_code ec;
-  if (fs::exists(out_dir, ec) && !fs::is_directory(out_dir, ec))
-    throw UsageError("--web " + out_dir + ": is a file, not a directory");
   check_web_folder(out_dir);
+  std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) throw std::runtime_error("cannot create directory '" + out_dir + "': " + ec.message());
   const std::string path = (fs::path(out_dir) / "index.html").string();

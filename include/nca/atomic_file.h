@@ -26,6 +26,10 @@ class ByteSink {
 // first.
 void check_replaceable(const std::string& path);
 
+// What is at `path` (links followed), in words for a message: "a regular file", "a directory",
+// "a character device", ...; "nothing" when there is nothing.
+std::string kind_of_file(const std::string& path);
+
 // Creates a temporary file beside `path`, lets produce() write the content into the sink, flushes
 // it to disk (fsync), then renames it over `path`. On any failure (a write, the flush or the
 // rename: a full disk, a removed folder, no permission) the temporary file is removed, `path`
@@ -59,8 +63,11 @@ bool is_temporary_name(const std::string& filename, std::string* target = nullpt
                        long* pid = nullptr);
 
 // A process killed in the middle of a save leaves its temporary behind (the real file beside it
-// is intact). Removes those in `dir` (not below it) whose writer is gone or is this process.
-void remove_stale_temporaries(const std::string& dir);
+// is intact). Removes those in `dir` (not below it) whose writer is gone or is this process;
+// given `ours`, only the temporaries of the files it accepts (by name): in a folder of the
+// user's, only those of the files nca writes there.
+void remove_stale_temporaries(const std::string& dir,
+                              const std::function<bool(const std::string&)>& ours = nullptr);
 
 // The whole file as bytes; throws std::runtime_error "cannot read 'path': reason", also when it
 // holds more than max_bytes. Only a regular file (or a link to one) is read: a device, FIFO or

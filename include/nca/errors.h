@@ -39,10 +39,6 @@ inline std::string excerpt_middle(const std::string& s, size_t max) {
   return excerpt(s.substr(0, head), head) + "..." + excerpt(s.substr(s.size() - tail), tail);
 }
 
-// A word (a path) as the user can paste it into a shell: as it is when that is safe, else in
-// single quotes.
-std::string shell_word(const std::string& s);
-
 // The command that runs this nca, for the commands that messages advise ("next: nca grow ..."):
 // "nca" when it was started through PATH (or the PATH's nca is this program), else the path it
 // was started by, such as build/nca. set_program_name takes main's argv[0].
@@ -54,10 +50,25 @@ const std::string& invoked_as();
 // A path or name in single quotes, as the one-line errors show it.
 inline std::string in_quotes(const std::string& s) { return "'" + s + "'"; }
 
+// A path as a word to paste into a shell (bash, zsh) after a flag: as it is when that is safe,
+// else in single quotes, or as $'...' when it holds control characters (a newline stays one
+// line, and the word still names the same file); a relative path that starts with '-' gets "./"
+// in front, so that it is not read as a flag.
+std::string shell_word(const std::string& path);
+
 // The first line of an exception's message: c10::Error's carries a C++ backtrace and
 // torch::jit::ErrorReport's starts with a newline; users need the one line that says what.
 // Also: without LibTorch's "[enforce fail at FILE:LINE]" prefix, and at most 300 characters.
 std::string first_line(const std::exception& e);
 std::string first_line(std::string message);
+
+// The one line a command prints when it fails: "nca COMMAND: error: WHAT", at most about
+// 400 characters (excerpt_middle).
+std::string error_line(const std::string& command, const std::string& what);
+
+// Writes error_line(command, what) to stderr and ends the process at once with `code` (_exit: no
+// destructors, no buffered output). Only for a failure that no exception can report: one found
+// by a watchdog thread, or by a library thread that would otherwise abort the process.
+[[noreturn]] void exit_at_once(const std::string& command, const std::string& what, int code);
 
 }  // namespace nca

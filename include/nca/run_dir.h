@@ -65,9 +65,9 @@ class RunDir {
   // `iteration`. Rank 0's are model.pt and pool.pt.
   static std::string rank_state_path(const std::string& dir, int rank, int64_t iteration,
                                      bool pool);
-  // How many processes trained the run whose model.pt is at `iteration`: 1 + the ranks that
-  // have a checkpoint for it in ranks/.
-  static int saved_world_size(const std::string& dir, int64_t iteration);
+  // The ranks (> 0) with a checkpoint (with `pool`: a pool shard) of `iteration` in ranks/, in
+  // increasing order.
+  static std::vector<int> saved_ranks(const std::string& dir, int64_t iteration, bool pool);
   // Rank `rank`'s files in ranks/ of other iterations than `keep` (once model.pt holds `keep`).
   static void remove_rank_states(const std::string& dir, int rank, int64_t keep);
 

@@ -37,9 +37,10 @@ struct RunRequest {
   std::string dist_backend = "auto";  // auto | gloo | nccl
 };
 
-// The training processes on this machine (LOCAL_WORLD_SIZE, which torchrun and --nproc set; else
-// one): they share its cores and memory. UsageError when the variable is not a count.
-int local_processes();
+// The processes of a run of `world` processes on this machine (LOCAL_WORLD_SIZE, which torchrun
+// and --nproc set, at most `world`; else one; always one for a single process): they share its
+// cores and memory. UsageError when the variable is not a count.
+int local_processes(int world);
 
 // Every rank's share of `cfg` (a batch, pool and damage that split), checked alike by every
 // process before anything is written (UsageError).
@@ -123,8 +124,9 @@ class TrainingRun {
   bool stop_requested() const { return stop_ && *stop_; }
   void resume();
   void save();
-  // A write of rank 0's; a failure ends the run with one line saying what is still on disk.
-  void write(const std::function<void()>& what);
+  // A write of rank 0's; a failure ends the run with one line saying what is still on disk and
+  // what to do (`after_failure` when given, else how to resume).
+  void write(const std::function<void()>& what, const std::string& after_failure = "");
   // `fn` on every rank, then one agreement on whether it failed anywhere.
   void on_every_rank(const char* what, const std::function<void()>& fn);
 

@@ -20,8 +20,8 @@ std::string web_page(const NCAModel& model, const WebPageOptions& options = {});
 
 // What every page nca writes says near its top (in an HTML comment).
 inline constexpr const char* kWebPageMark = "Written by `nca export --web`";
-// Refuses (UsageError) an `out_dir` whose index.html nca did not write: it is not nca's to
-// replace. A missing folder or page passes.
+// Refuses (UsageError) an `out_dir` that is not a directory (a file, a device), or whose
+// index.html nca did not write: it is not nca's to replace. A missing folder or page passes.
 void check_web_folder(const std::string& out_dir);
 
 // Writes `out_dir`/index.html atomically, creating `out_dir` when missing; returns its path.

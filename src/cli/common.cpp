@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <thread>
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/ioctl.h>
@@ -69,6 +71,20 @@ std::string reword(const CLI::ParseError& e) {
   return excerpt(msg, 300);
 }
 
+// LibTorch's allocator words a failed allocation for its own developers: "[enforce fail at
+// alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate
+// 4294967296 bytes. Error code 12 (Cannot allocate memory)". Said as std::bad_alloc is, with the
+// size; nothing for any other error.
+std::optional<std::string> out_of_memory(const std::string& msg) {
+  if (msg.find("can't allocate memory") == std::string::npos) return std::nullopt;
+  std::string bytes;
+  std::string size;
+  if (between(msg, "you tried to allocate ", " bytes", bytes) && !bytes.empty() &&
+      bytes.size() < 20 && bytes.find_first_not_of("0123456789") == std::string::npos)
+    size = limits::format_bytes(std::stod(bytes)) + " at once; ";
+  return "out of memory (" + size + "a smaller pool, batch, size or grid needs less)";
+}
+
 }  // namespace
 
 std::string help::model(const std::string& default_name) {
@@ -78,9 +94,7 @@ std::string help::model(const std::string& default_name) {
 int guarded(const std::string& command, const std::function<int()>& body) {
   auto fail = [&](const std::string& what, int code) {
     std::fflush(stdout);
-    // One line of bounded length whatever the message quotes (a path, a value, a file's text),
-    // shortened in the middle: its end says why.
-    std::cerr << "nca " << command << ": error: " << excerpt_middle(what, 400) << std::endl;
+    std::cerr << error_line(command, what) << std::flush;
     return code;
   };
   try {
@@ -90,11 +104,11 @@ int guarded(const std::string& command, const std::function<int()>& body) {
   } catch (const UsageError& e) {
     return fail(e.what(), kExitUsage);
   } catch (const c10::Error& e) {
-    return fail(first_line(e), kExitRuntime);
+    return fail(out_of_memory(e.what_without_backtrace()).value_or(first_line(e)), kExitRuntime);
   } catch (const std::bad_alloc&) {
     return fail("out of memory (a smaller pool, batch, size or grid needs less)", kExitRuntime);
-  } catch (const std::exception& e) {
-    return fail(e.what(), kExitRuntime);
+  } catch (const std::exception& e) {  // also LibTorch's allocator's words, passed on
+    return fail(out_of_memory(e.what()).value_or(e.what()), kExitRuntime);
   }
 }
 
@@ -168,10 +182,32 @@ int set_threads(int threads) {
   return n;
 }
 
+namespace {
+
+// A log line's message with its control characters shown as '?', as error lines show them: a
+// path holding a newline must not split a line in two, nor an escape move the terminal's cursor.
+class PrintableMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    for (const char c : msg.payload) {
+      const auto u = static_cast<unsigned char>(c);
+      dest.push_back(u < 32 || u == 127 ? '?' : c);
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PrintableMessage>();
+  }
+};
+
+}  // namespace
+
 void setup_logging() {
   // Logs and progress go to stderr; stdout carries only results.
   auto logger = spdlog::stderr_color_mt("nca");
-  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintableMessage>('*').set_pattern("[%H:%M:%S] %^%l%$ %*");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
 }
 

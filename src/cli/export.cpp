@@ -37,6 +37,19 @@ std::string model_name(const std::string& model_path) {
   return file.filename().string();
 }
 
+// An export killed while writing leaves its temporary beside the file: those of the files this
+// export writes are removed, nothing else in the user's folders.
+void remove_own_stale_temporaries(const std::string& web_dir, const std::string& torch_path) {
+  if (!web_dir.empty())
+    remove_stale_temporaries(web_dir, [](const std::string& name) { return name == "index.html"; });
+  if (!torch_path.empty()) {
+    const fs::path p(torch_path);
+    remove_stale_temporaries(
+        p.has_parent_path() ? p.parent_path().string() : ".",
+        [&](const std::string& name) { return name == p.filename().string(); });
+  }
+}
+
 int export_model(int argc, char** argv) {
   std::string model_arg, web_dir, torch_path;
   std::string grid;  // "": the model's training grid
@@ -68,6 +81,7 @@ int export_model(int argc, char** argv) {
                        "file of yours): nca replaces only its own exports; choose another path");
   }
   if (!web_dir.empty()) check_web_folder(web_dir);
+  remove_own_stale_temporaries(web_dir, torch_path);
   CheckpointInfo info;
   const NCAModel model = load_model(model_path, &info);
   const auto [h, w] = grid_given.value_or(training_grid(info));

@@ -30,12 +30,16 @@ bool ends_with_ci(const std::string& s, const std::string& suffix) {
   });
 }
 
+// The name FrameWriter gives a frame: frame_NNNNN.png.
+bool is_frame_name(const std::string& name) {
+  static const std::regex frame("frame_[0-9]{5,}\\.png");
+  return std::regex_match(name, frame);
+}
+
 // A frame nca wrote: the name FrameWriter gives, a regular file (not a link), PNG bytes.
 bool is_old_frame(const fs::directory_entry& e) {
-  static const std::regex name("frame_[0-9]{5,}\\.png");
   std::error_code ec;
-  if (!std::regex_match(e.path().filename().string(), name) || !e.is_regular_file(ec) ||
-      e.is_symlink(ec))
+  if (!is_frame_name(e.path().filename().string()) || !e.is_regular_file(ec) || e.is_symlink(ec))
     return false;
   static const char kPng[8] = {'\x89', 'P', 'N', 'G', '\r', '\n', '\x1a', '\n'};
   char head[8] = {};
@@ -216,6 +220,17 @@ FrameWriter::FrameWriter(const std::string& out_dir, const std::string& gif_path
   if (ec || !fs::is_directory(out_dir_, ec))
     throw std::runtime_error("cannot create output folder '" + out_dir_ +
                              "': " + (ec ? ec.message() : "not a directory"));
+  // What a grow or regen killed while writing here left: the temporaries of its own files.
+  remove_stale_temporaries(out_dir_, [](const std::string& name) {
+    return is_frame_name(name) || name == "loss.csv" || name == kOutputMark;
+  });
+  for (const std::string& file : {gif_path_, o.video}) {
+    if (file.empty()) continue;
+    const fs::path p(file);
+    remove_stale_temporaries(
+        p.has_parent_path() ? p.parent_path().string() : ".",
+        [&](const std::string& name) { return name == p.filename().string(); });
+  }
   write_text_atomically((fs::path(out_dir_) / kOutputMark).string(),
                         "Written by nca grow or nca regen: the frames, loss.csv and GIF here are "
                         "nca's, and the next grow or regen into this folder replaces them.\n");

@@ -269,7 +269,8 @@ int train(int argc, char** argv) {
   install_stop_handlers();
   // Several processes on one machine share its cores: by default each takes its part.
   int threads = request.cfg.threads;
-  if (threads == 0 && parallel) threads = std::max(1, limits::cores() / local_processes());
+  if (threads == 0 && parallel)
+    threads = std::max(1, limits::cores() / local_processes(env->world_size));
   run.open(set_threads(threads));
   spdlog::info("backend {}", run.trainer().stepper()->name());
   // Rank 0 measures its share; every rank runs alike.

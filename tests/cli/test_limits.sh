@@ -85,6 +85,8 @@ check "config.toml after two resumes: the same floats" \
 
 # --- One set of limits ------------------------------------------------------------------------
 expect 2 "threads must be 0 \(all cores\) to [0-9]+ \(4 per core" -- train --target "$LIZ" --threads 1000
+expect 2 "^nca train: error: --threads takes one value, got 2$" -- \
+  train --target "$LIZ" --threads 1 --threads 2
 expect 2 "--threads 100000 is out of range: 0 \(all cores\) to [0-9]+" -- grow --threads 100000 --steps 1
 expect 2 "--threads 1000 is out of range" -- regen --threads 1000 --steps 1
 expect 2 "threads must be 0 \(all cores\) to" -- bench --threads 1000 --target "$LIZ" --model "$SRC/data/models/lizard-regenerating.pt"

@@ -5,7 +5,8 @@
 #   - rank 1's checkpoint holds the same weights as rank 0's model.pt (they grow the same frames),
 #     and model.pt loads in the single-process nca;
 #   - --resume with the same world size continues exactly (the losses of an uninterrupted run);
-#     another world size is refused with one line;
+#     another world size is refused with one line, and so is a run whose rank file was removed
+#     (naming the file);
 #   - Ctrl-C to --nproc stops both ranks at the same iteration, saved, exit 0; --resume goes on;
 #   - a rank killed with -9 stops the other with one line within --dist-timeout, --nproc exits
 #     non-zero, and --resume continues from the last save;
@@ -74,6 +75,18 @@ expect 2 "'whole' was trained by 2 processes .*--nproc 2" -- \
   train "${common[@]}" --save-every 0 --iters 12 --nproc 3 --batch 6 --pool 12 --damage 2 \
   --run-dir whole --resume
 check "a refused resume leaves loss.csv as it was" cmp <(losses whole) <(losses a)
+# A rank's file removed: the line names it, and the number of processes stays right.
+cp -r a lost && rm lost/ranks/rank1_000010.pt
+missing="'lost/ranks/rank1_000010.pt' is missing: 'lost' was trained by 2 processes, and rank 1's state"
+expect 2 "^nca train: error: $missing" -- \
+  train "${args[@]}" --iters 12 --nproc 2 --run-dir lost --resume
+expect 2 "^nca train: error: $missing" -- train "${args[@]}" --iters 12 --run-dir lost --resume
+rm lost/ranks/pool1_000010.pt  # ranks/ empty: model.pt's share of the batch still tells
+expect 2 "^nca train: error: $missing" -- train "${args[@]}" --iters 12 --run-dir lost --resume
+cp -r a nopool && rm nopool/ranks/pool1_000010.pt
+expect 2 "^nca train: error: 'nopool/ranks/pool1_000010.pt' is missing: the run's sample pool" -- \
+  train "${args[@]}" --iters 12 --nproc 2 --run-dir nopool --resume
+check "refused resumes leave loss.csv as it was" cmp <(losses a) <(losses lost)
 
 # --- Ctrl-C to the launcher ------------------------------------------------------------------
 # wait_lines DIR N: until DIR/loss.csv has N lines (60 s at most).

@@ -4,7 +4,10 @@
 # holder's pid, and touches nothing; after kill -9 of the holder the OS has released the lock,
 # so --resume continues at once, and loss.csv holds every iteration exactly once.
 # --force replaces only an nca run directory, and in it only what nca wrote: any other non-empty
-# directory (".", a thesis folder) is refused with exit 2 and left as it was.
+# directory (".", a thesis folder) is refused with exit 2 and left as it was; when one of its files
+# cannot be removed (a read-only folder), it removes none.
+# The commands a run prints at its end (next: ..., continue with: ...) run as printed in a shell,
+# whatever the run directory is called (quotes, a leading dash, a newline).
 source "$(dirname "$0")/lib.sh"
 PROBE=${NCA_PROBE:?set by ctest}
 LIZ=$SRC/data/lizard.png
@@ -68,4 +71,65 @@ check "--force removed the old checkpoints" test -z "$(find run/checkpoints -nam
 check "the new model.pt loads at iteration 2" test "$("$PROBE" model run/model.pt)" = 2
 check "the new loss.csv holds iterations 0..1 once" \
   cmp -s <(tail -n +2 run/loss.csv | cut -d, -f1) <(seq 0 1)
+
+# --- The printed commands run as printed ----------------------------------------------------
+# printed LOG WHAT: the first command after WHAT ("next: " or "continue with: ") in the log, up to
+# a "  |" or a " (" that follows it.
+printed() {
+  local line
+  line=$(grep -m 1 -- "$2" "$1")
+  line=${line#*"$2"}
+  line=${line%%  |*}
+  echo "${line%% (*}"
+}
+for name in "it's odd" "-dash" $'two\nlines'; do
+  timeout 120 "$NCA" train --target "$LIZ" "${TINY[@]}" --iters 2 "--run-dir=$name" \
+    >/dev/null 2>"$WORK/log"
+  check "run directory $(printf %q "$name"): trained" test -s "$name/model.pt"
+  check "run directory $(printf %q "$name"): every line on stderr is a log line" \
+    test "$(error_lines "$WORK/log" | grep -c .)" -eq 0
+  cmd=$(printed "$WORK/log" "next: ")
+  check "run directory $(printf %q "$name"): a next: line ($cmd)" test -n "$cmd"
+  rm -rf -- "$name/grow"
+  (eval "\"\$NCA\" ${cmd#nca } --steps 3") >/dev/null 2>&1
+  check "run directory $(printf %q "$name"): its next: grow runs as printed" \
+    test -s "$name/grow/frame_00003.png"
+done
+# A stop says how to continue: that command runs as printed too.
+"$NCA" train --target "$LIZ" "${TINY[@]}" --iters 100000 --save-every 0 "--run-dir=-dash" --force \
+  >"$WORK/log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [[ -f ./-dash/loss.csv ]] && [[ $(rows ./-dash/loss.csv) -ge 3 ]] && break
+  sleep 0.1
+done
+kill -INT $pid
+wait $pid
+cmd=$(printed "$WORK/log" "continue with: ")
+check "a stop prints how to continue ($cmd)" test -n "$cmd"
+n=$("$PROBE" model ./-dash/model.pt)
+(eval "timeout 120 \"\$NCA\" ${cmd#nca } --iters $((n + 1))") >/dev/null 2>&1
+check "its continue with: runs as printed (iteration $n + 1)" \
+  test "$("$PROBE" model ./-dash/model.pt)" = $((n + 1))
+
+# --- --force removes all of nca's files or none --------------------------------------------------
+if [[ $(id -u) -ne 0 ]] || ! unshare -m true 2>/dev/null; then
+  skip "--force on a read-only folder: needs root and a private mount namespace (unshare)"
+fi
+timeout 120 "$NCA" train --target "$LIZ" "${args[@]}" --iters 2 --run-dir ro >/dev/null 2>&1
+# The lock holds the pid of the last process that took it: every other file is compared.
+files() { (cd ro && find . -type f ! -name .nca.lock | sort | xargs md5sum); }
+before=$(files)
+# checkpoints/ read-only, in a namespace of its own: its files cannot be removed, the others can.
+unshare -m bash -c 'mount --bind ro/checkpoints ro/checkpoints &&
+  mount -o remount,ro,bind ro/checkpoints && exec timeout 120 "$@"' _ \
+  "$NCA" train --target "$LIZ" "${TINY[@]}" --iters 2 --run-dir ro --force >/dev/null 2>"$WORK/log"
+rc=$?
+check "--force with a read-only checkpoints/ exits 1 (got $rc)" test $rc -eq 1
+check "--force with a read-only checkpoints/: one line naming the file and why" grep -Eq \
+  "^nca train: error: --force cannot replace 'ro': cannot remove 'ro/checkpoints/model_[0-9]+\.pt': Read-only file system; nothing was removed$" \
+  "$WORK/log"
+check "--force with a read-only checkpoints/: one line" test "$(error_lines "$WORK/log" | grep -c .)" -eq 1
+check "--force with a read-only checkpoints/: every file as it was" \
+  test "$(files)" = "$before"
 finish

@@ -115,6 +115,32 @@ check "grow replaces its own folder's frames (exit $?)" test -s ours/frame_00002
 "$NCA" export --model run --web ours-web --torch ours.pt >/dev/null 2>&1
 "$NCA" export --model run --web ours-web --torch ours.pt >/dev/null 2>&1
 check "export replaces its own page and module (exit $?)" test -s ours.pt -a -s ours-web/index.html
+expect 2 "^nca export: error: --web '/dev/full' is a character device, not a directory" -- \
+  export --model run --web /dev/full
+expect 2 "^nca export: error: --web 'small.toml' is a regular file, not a directory" -- \
+  export --model run --web small.toml
+
+# --- temporaries of a killed writer ---------------------------------------------------------------
+# grow and export remove the temporaries their own files left in their folders when the process
+# that wrote them is gone (pid 999999999 is above any pid_max); not those of a live process, nor
+# anything of the user's.
+dead=999999999
+mkdir -p stale-out stale-web
+touch "stale-out/.frame_00001.png.tmp-$dead" "stale-out/.loss.csv.tmp-$dead" \
+  "stale-out/.frames.gif.tmp-$dead" "stale-out/.frame_00002.png.tmp-$$" \
+  "stale-out/.notes.txt.tmp-$dead" "stale-web/.index.html.tmp-$dead" \
+  "stale-web/.notes.txt.tmp-$dead" ".stale.pt.tmp-$dead" ".mine.pt.tmp-$dead"
+"$NCA" grow --model run --steps 2 --out stale-out --gif stale-out/frames.gif >/dev/null 2>&1
+check "grow: its dead temporaries are gone" \
+  test ! -e "stale-out/.frame_00001.png.tmp-$dead" -a ! -e "stale-out/.loss.csv.tmp-$dead" \
+  -a ! -e "stale-out/.frames.gif.tmp-$dead"
+check "grow: a live writer's temporary and the user's file stay" \
+  test -e "stale-out/.frame_00002.png.tmp-$$" -a -e "stale-out/.notes.txt.tmp-$dead"
+"$NCA" export --model run --web stale-web --torch stale.pt >/dev/null 2>&1
+check "export: its dead temporaries are gone" \
+  test ! -e "stale-web/.index.html.tmp-$dead" -a ! -e ".stale.pt.tmp-$dead"
+check "export: the user's files stay" \
+  test -e "stale-web/.notes.txt.tmp-$dead" -a -e ".mine.pt.tmp-$dead"
 
 # --- resume over a loss.csv that is a device ----------------------------------------------------
 rm run/loss.csv
