@@ -594,10 +594,11 @@ bool TrainingRun::finish() {
   // The run is complete once model.pt is: a failed picture loses nothing, and a --resume of a
   // finished run would not draw it.
   if (!stopped)
-    write([&] { dir_->write_growth(*trainer_); },
-          fmt::format("training is finished and {} holds iteration {}: only the picture is "
-                      "missing (nca grow --model {} --out DIR draws the growth)",
-                      model_path(), saved_iteration_, shell_word(request_.run_dir)));
+    write(
+        [&] { dir_->write_growth(*trainer_); },
+        fmt::format("training is finished and {} holds iteration {}: only the picture is "
+                    "missing ({} grow --model {} --out DIR draws the growth)",
+                    model_path(), saved_iteration_, program_name(), shell_word(request_.run_dir)));
   return stopped;
 }
 
