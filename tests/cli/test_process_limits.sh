@@ -123,7 +123,7 @@ if [[ $(id -u) -eq 0 ]] && immutable pictures/growth.gif 1 2>/dev/null; then
   rc=$?
   immutable pictures/growth.gif 0
   check "a growth.gif that cannot be replaced exits 1, got $rc" test "$rc" -eq 1
-  one_error "cannot write 'pictures/growth.gif': Operation not permitted; training is finished and pictures/model.pt holds iteration 3: only the picture is missing \(nca grow --model pictures --out DIR draws the growth\)$" \
+  one_error "cannot write 'pictures/growth.gif': Operation not permitted; training is finished and pictures/model.pt holds iteration 3: only the picture is missing \($NCA grow --model pictures --out DIR draws the growth\)$" \
     "growth.gif"
   check "growth.gif: model.pt holds the finished run" test "$("$PROBE" model pictures/model.pt)" = 3
 else
