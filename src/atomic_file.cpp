@@ -127,7 +127,7 @@ std::string quoted(const std::string& path) { return "'" + excerpt(path, 200) + 
 std::string kind_of_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return "nothing";
-  return S_ISREG(st.st_mode) ? "a regular file" : kind_of(st.st_mode);
+  return S_ISREG(st.st_mode) ? "a file" : kind_of(st.st_mode);
 }
 
 void check_replaceable(const std::string& path) {

@@ -378,8 +378,8 @@ void ProcessGroup::Impl::join_store(const std::string& who, const std::string& w
 void ProcessGroup::Impl::join_gloo(const std::string& who, const std::string& where,
                                    const std::string& other_program) {
   watch->phase(fmt::format(
-      "{}: the process group at {} did not form within {:g} s: a process does not answer, or {}",
-      who, where, static_cast<double>(timeout.count()) / 1000, other_program));
+      "{}: the process group at {} did not form within {:g} s: a process did not answer; {}", who,
+      where, static_cast<double>(timeout.count()) / 1000, other_program));
   auto options = c10d::ProcessGroupGloo::Options::create(timeout);
   // Local runs stay on the loopback interface; elsewhere Gloo binds to this host's address.
   options->devices.push_back(is_loopback(env.master_addr)

@@ -196,23 +196,23 @@ void check_resume_changes(const std::string& run_dir, const std::string& model_p
 }
 
 // How many processes trained the run in `run_dir`: one more than the highest rank with a file of
-// model.pt's iteration in ranks/. When ranks/ holds none (they were removed), the whole batch in
-// config.toml over rank 0's share of it, which model.pt records.
+// model.pt's iteration in ranks/. When there is none (ranks/ emptied or removed), config.toml's
+// batch over the share of it that model.pt records, where its pool says the same: model.pt holds
+// rank 0's share of a data-parallel run.
 int saved_world_size(const std::string& run_dir, const CheckpointInfo& info) {
   int world = 1;
   for (bool pool : {false, true})
     for (int r : RunDir::saved_ranks(run_dir, info.iteration, pool)) world = std::max(world, r + 1);
-  std::error_code ec;
-  if (world > 1 || info.train_config.empty() || !fs::is_directory(fs::path(run_dir) / "ranks", ec))
-    return world;
+  if (world > 1 || info.train_config.empty()) return world;
   try {
     const std::optional<TrainConfig> whole = saved_run_config(run_dir);
     const TrainConfig share = parse_train_config(info.train_config);
-    if (whole && share.batch > 0 && whole->batch % share.batch == 0)
-      world = std::max(world, whole->batch / share.batch);
+    if (!whole || share.batch <= 0 || whole->batch % share.batch != 0) return world;
+    const int ratio = whole->batch / share.batch;
+    if (!whole->uses_pool() || whole->pool == ratio * share.pool) world = ratio;
   } catch (const std::exception&) {  // the resume's own checks say what is wrong with them
   }
-  return world;
+  return std::max(world, 1);
 }
 
 // The pool is sharded over the ranks that trained it: the same number must resume it, and each

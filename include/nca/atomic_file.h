@@ -26,7 +26,7 @@ class ByteSink {
 // first.
 void check_replaceable(const std::string& path);
 
-// What is at `path` (links followed), in words for a message: "a regular file", "a directory",
+// What is at `path` (links followed), in words for a message: "a file", "a directory",
 // "a character device", ...; "nothing" when there is nothing.
 std::string kind_of_file(const std::string& path);
 

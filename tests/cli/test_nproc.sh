@@ -83,6 +83,9 @@ expect 2 "^nca train: error: $missing" -- \
 expect 2 "^nca train: error: $missing" -- train "${args[@]}" --iters 12 --run-dir lost --resume
 rm lost/ranks/pool1_000010.pt  # ranks/ empty: model.pt's share of the batch still tells
 expect 2 "^nca train: error: $missing" -- train "${args[@]}" --iters 12 --run-dir lost --resume
+cp -r a gone && rm -r gone/ranks
+expect 2 "^nca train: error: 'gone/ranks/rank1_000010.pt' is missing: 'gone' was trained by 2 processes" \
+  -- train "${args[@]}" --iters 12 --run-dir gone --resume
 cp -r a nopool && rm nopool/ranks/pool1_000010.pt
 expect 2 "^nca train: error: 'nopool/ranks/pool1_000010.pt' is missing: the run's sample pool" -- \
   train "${args[@]}" --iters 12 --nproc 2 --run-dir nopool --resume

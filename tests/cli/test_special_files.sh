@@ -117,7 +117,7 @@ check "grow replaces its own folder's frames (exit $?)" test -s ours/frame_00002
 check "export replaces its own page and module (exit $?)" test -s ours.pt -a -s ours-web/index.html
 expect 2 "^nca export: error: --web '/dev/full' is a character device, not a directory" -- \
   export --model run --web /dev/full
-expect 2 "^nca export: error: --web 'small.toml' is a regular file, not a directory" -- \
+expect 2 "^nca export: error: --web 'small.toml' is a file, not a directory" -- \
   export --model run --web small.toml
 
 # --- temporaries of a killed writer ---------------------------------------------------------------
