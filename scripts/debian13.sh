@@ -48,9 +48,18 @@ run_in() {
     mount --rbind /dev "$root/dev"
     mount -t sysfs sys "$root/sys"
     mount --bind "$repo" "$root/nca"
+    # The model files of Distill, which the tests of the importer read (NCA_DISTILL_MODELS), read-only.
+    distill=
+    if [[ -n ${NCA_DISTILL_MODELS:-} && -d $NCA_DISTILL_MODELS ]]; then
+      mkdir -p "$root/distill-models"
+      mount --bind "$NCA_DISTILL_MODELS" "$root/distill-models"
+      mount -o remount,bind,ro "$root/distill-models"
+      distill=/distill-models
+    fi
     cp /etc/resolv.conf "$root/etc/resolv.conf"
     exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
-      LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" bash -euc "cd /nca && $3"
+      LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" NCA_DISTILL_MODELS="$distill" \
+      bash -euc "cd /nca && $3"
   ' _ "$root" "$repo" "$cmd"
 }
 

@@ -14,18 +14,19 @@
 #                                is not in Debian: its installer package (nvidia-cudnn) is told
 #                                not to download it, so a CUDA build links with cuDNN left open.
 # The export tests need Chromium (the web page, driven headless), Node.js with npm (playwright-core,
-# installed by the test itself with npm ci) and python3-torch (loading the TorchScript export).
+# installed by the test itself with npm ci) and python3-torch (loading the TorchScript export);
+# the check of the Distill importer needs python3-numpy.
 set -euo pipefail
 
-# nlohmann-json3-dev: not used by nca's code, but carried to the GPU machine by
-# scripts/gpu-check.sh --bundle (a pip PyTorch's c10d headers include it without shipping it).
+# nlohmann-json3-dev: reads Distill's model files (src/distill_format.cpp); also carried to the
+# GPU machine by scripts/gpu-check.sh --bundle (a pip PyTorch's c10d headers include it too).
 # libhwy-dev: Google Highway, the fast step's SIMD kernels (1.0.3 in Debian 12, 1.2.0 in 13).
 # dpkg-dev and file: the .deb of scripts/package.sh (CPack asks dpkg-shlibdeps for its dependencies).
 build=(cmake g++ ninja-build ccache pkg-config dpkg-dev file libcli11-dev libspdlog-dev libfmt-dev libstb-dev catch2 libgif-dev
   libavcodec-dev libavformat-dev libswscale-dev libavutil-dev nlohmann-json3-dev libhwy-dev)
 # Gloo (c10d's CPU transport) for the CPU LibTorch only: in Debian 13, libgloo-dev and
 # libtorch-cuda-dev cannot be installed together (apt removed libtorch-cuda-dev to install it).
-packages=("${build[@]}" libgloo-dev libtorch-dev chromium python3-torch)
+packages=("${build[@]}" libgloo-dev libtorch-dev chromium python3-torch python3-numpy)
 need_node=true
 cuda=false
 for arg in "$@"; do

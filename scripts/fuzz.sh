@@ -13,7 +13,8 @@
 # never reloaded), so it starts with the same inputs in the same order on every machine. It is
 # not an exact repeat: coverage differs a little from run to run (LibTorch keys state by
 # address), and after a thousand or so inputs the two runs drift apart.
-#   scripts/fuzz.sh [--seed N] [SECONDS] [TARGET...]   targets: image config checkpoint (all)
+#   scripts/fuzz.sh [--seed N] [SECONDS] [TARGET...]   targets: image config checkpoint distill
+#                                                     (all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seed=
@@ -24,7 +25,7 @@ fi
 seconds=${1:-60}
 shift $(($# > 0 ? 1 : 0))
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(image config checkpoint)
+[[ ${#targets[@]} -eq 0 ]] && targets=(image config checkpoint distill)
 scripts/sanitize.sh --build-only || exit 1
 source tests/sanitizers/env.sh
 # Leaks are checked by the sanitized test suite; inside a fuzzer LibTorch's one-time caches

@@ -15,6 +15,7 @@
 
 #include "nca/archive_guard.h"
 #include "nca/atomic_file.h"
+#include "nca/distill_format.h"
 #include "nca/errors.h"
 #include "nca/limits.h"
 #include "nca/torch_compat.h"
@@ -93,6 +94,17 @@ CheckpointInfo read_info_fields(torch::serialize::InputArchive& archive, const s
   } catch (const std::invalid_argument& e) {
     throw load_error(path, e.what());
   }
+  // Written only for a model of another architecture than the default: older files, and the
+  // default architecture's files today, have none.
+  c10::IValue arch;
+  if (archive.try_read("model.arch", arch)) {
+    if (!arch.isString()) throw load_error(path, "field 'model.arch' has the wrong type");
+    try {
+      info.model.arch = parse_arch(arch.toStringRef());
+    } catch (const std::invalid_argument& e) {
+      throw load_error(path, e.what());
+    }
+  }
   info.model.fire_rate = read_value<double>(archive, path, "model.fire_rate");
   info.model.alive_threshold = read_value<double>(archive, path, "model.alive_threshold");
   info.train_config = read_value<std::string>(archive, path, "train_config");
@@ -126,7 +138,8 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
 std::string describe(const ModelConfig& m) {
   std::ostringstream o;
   o << m.channels << " channels, hidden " << m.hidden << ", " << to_string(m.perception)
-    << " perception, fire rate " << m.fire_rate << ", alive threshold " << m.alive_threshold;
+    << " perception, " << to_string(m.arch) << " arch, fire rate " << m.fire_rate
+    << ", alive threshold " << m.alive_threshold;
   return o.str();
 }
 
@@ -344,6 +357,10 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
   archive.write("model.channels", c10::IValue(static_cast<int64_t>(info.model.channels)));
   archive.write("model.hidden", c10::IValue(static_cast<int64_t>(info.model.hidden)));
   archive.write("model.perception", c10::IValue(to_string(info.model.perception)));
+  // The default architecture's files stay as they were before there was a choice, so that an
+  // older nca reads them.
+  if (info.model.arch != Arch::Default)
+    archive.write("model.arch", c10::IValue(to_string(info.model.arch)));
   archive.write("model.fire_rate", c10::IValue(info.model.fire_rate));
   archive.write("model.alive_threshold", c10::IValue(info.model.alive_threshold));
   archive.write("train_config", c10::IValue(info.train_config));
@@ -363,6 +380,11 @@ void save_checkpoint(const std::string& path, const NCAModel& model, const Check
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
+  if (is_json_model_file(path)) {
+    CheckpointInfo info;
+    load_distill_model(path, &info);
+    return info;
+  }
   const std::string bytes = read_checkpoint_file(path);
   auto archive = open_checked_archive(bytes.data(), bytes.size(), path);
   return read_info(archive, path);
@@ -370,6 +392,21 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 
 CheckpointInfo load_checkpoint(const std::string& path, NCAModel& model,
                                torch::optim::Optimizer* optimizer, at::Generator* gen) {
+  if (is_json_model_file(path)) {
+    if (optimizer)
+      throw UsageError(
+          load_error(path, "a Distill model file holds weights only, no training state").what());
+    CheckpointInfo info;
+    const NCAModel loaded = load_distill_model(path, &info);
+    if (!(info.model == model->config()))
+      throw UsageError(load_error(path, "it is Distill's network (" + describe(info.model) +
+                                            "); this run expects " + describe(model->config()))
+                           .what());
+    torch::NoGradGuard no_grad;
+    auto from = loaded->named_parameters();
+    for (auto& p : model->named_parameters()) p.value().copy_(from[p.key()]);
+    return info;
+  }
   const std::string bytes = read_checkpoint_file(path);
   return load_checkpoint_from_memory(bytes.data(), bytes.size(), path, model, optimizer, gen);
 }
@@ -404,12 +441,14 @@ CheckpointInfo load_checkpoint_from_memory(const char* data, size_t size, const 
 }
 
 NCAModel load_model(const std::string& path, CheckpointInfo* info) {
+  if (is_json_model_file(path)) return load_distill_model(path, info);
   const std::string bytes = read_checkpoint_file(path);
   return load_model_from_memory(bytes.data(), bytes.size(), path, info);
 }
 
 NCAModel load_model_from_memory(const char* data, size_t size, const std::string& name,
                                 CheckpointInfo* info_out) {
+  if (looks_like_json(data, size)) return load_distill_from_memory(data, size, name, info_out);
   auto archive = open_checked_archive(data, size, name);
   auto info = read_info(archive, name);
   auto weights = read_weights(archive, name, info.model);

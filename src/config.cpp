@@ -61,6 +61,16 @@ Perception parse_perception(const std::string& s) {
                    "': choose full (identity, sobel x/y, laplace) or distill (no laplace)");
 }
 
+std::string to_string(Arch a) { return a == Arch::Default ? "default" : "distill"; }
+
+Arch parse_arch(const std::string& s) {
+  for (auto a : {Arch::Default, Arch::Distill})
+    if (s == to_string(a)) return a;
+  throw UsageError("unknown arch '" + s +
+                   "': choose default (no bias on the last layer) or distill (the Distill "
+                   "notebook's network, with one)");
+}
+
 std::string to_string(Backend b) {
   switch (b) {
     case Backend::Auto:
@@ -93,6 +103,10 @@ std::vector<std::string> ModelConfig::problems() const {
     p.push_back("fire-rate must be in (0, 1], got " + num(fire_rate));
   if (!(alive_threshold >= 0 && alive_threshold < 1))
     p.push_back("alive-threshold must be in [0, 1), got " + num(alive_threshold));
+  if (arch == Arch::Distill && perception != Perception::Distill)
+    p.push_back(
+        "arch distill is the Distill notebook's network, whose perception is distill (48 inputs, "
+        "no laplace): leave perception out or set it to distill");
   return p;
 }
 
@@ -103,7 +117,7 @@ void ModelConfig::validate() const {
 
 bool ModelConfig::operator==(const ModelConfig& o) const {
   return channels == o.channels && hidden == o.hidden && perception == o.perception &&
-         fire_rate == o.fire_rate && alive_threshold == o.alive_threshold;
+         fire_rate == o.fire_rate && alive_threshold == o.alive_threshold && arch == o.arch;
 }
 
 std::vector<std::string> TrainConfig::problems() const {
@@ -194,6 +208,7 @@ std::vector<std::pair<std::string, std::string>> TrainConfig::values() const {
           {"alive-threshold", num(model.alive_threshold)},
           {"hidden", integer(model.hidden)},
           {"perception", str(to_string(model.perception))},
+          {"arch", str(to_string(model.arch))},
           {"seed", std::to_string(seed)},
           {"device", str(device)},
           {"threads", integer(threads)},
@@ -220,9 +235,9 @@ std::vector<ConfigChange> config_changes(const TrainConfig& before, const TrainC
 }
 
 bool fixed_on_resume(const std::string& key) {
-  static const char* const kFixed[] = {"target", "experiment", "size",      "pad",
-                                       "hidden", "perception", "fire-rate", "alive-threshold",
-                                       "pool",   "seed"};
+  static const char* const kFixed[] = {"target",          "experiment", "size", "pad",
+                                       "hidden",          "perception", "arch", "fire-rate",
+                                       "alive-threshold", "pool",       "seed"};
   return std::find(std::begin(kFixed), std::end(kFixed), key) != std::end(kFixed);
 }
 

@@ -111,6 +111,18 @@ void add_config_options(CLI::App& app, TrainConfig& c, ConfigPart part) {
   add_enum_option(app, "--perception", m.perception, parse_perception,
                   "full (identity, sobel x/y, laplace) | distill (no laplace)")
       ->group(model);
+  // The Distill notebook's network sees 48 inputs: unless perception is given too, the arch
+  // brings its own (a perception given otherwise is refused by ModelConfig::problems).
+  const std::string distill = std::to_string(static_cast<int>(Arch::Distill));
+  add_enum_option(app, "--arch", m.arch, parse_arch,
+                  "default | distill: the Distill notebook's network (perception distill, a bias "
+                  "on the last layer, Glorot-uniform first layer: 8,336 parameters)")
+      ->group(model)
+      ->each([&app, &m, distill](const std::string& value) {
+        const CLI::Option* perception = app.get_option_no_throw("--perception");
+        if (value == distill && (perception == nullptr || perception->count() == 0))
+          m.perception = Perception::Distill;
+      });
   const std::string run = "Run";
   app.add_option("--device", c.device, help::kDevice)->capture_default_str()->group(run);
   app.add_option("--threads", c.threads, help::kThreads)->capture_default_str()->group(run);

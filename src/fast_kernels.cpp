@@ -235,9 +235,13 @@ void ForwardTileF(const Net& net, const Row* rows, int count_in, const View* vie
   float* h = y + kTileRows * K;   // kTileRows x H
   float* dx = h + kTileRows * H;  // kTileRows x 16
   HiddenLayer<F>(net, rows, count, views, y, h);
-  // dx = h W2^T
-  Product<kOut.rows, kOut.vectors, Start::kZero, End::kStore>(Padded(count), kC, H, h, H, 1,
-                                                              net.w2t, kC, nullptr, dx, kC);
+  // dx = h W2^T (+ b2)
+  if (net.b2 != nullptr)
+    Product<kOut.rows, kOut.vectors, Start::kBias, End::kStore>(Padded(count), kC, H, h, H, 1,
+                                                                net.w2t, kC, net.b2, dx, kC);
+  else
+    Product<kOut.rows, kOut.vectors, Start::kZero, End::kStore>(Padded(count), kC, H, h, H, 1,
+                                                                net.w2t, kC, nullptr, dx, kC);
   for (size_t r = 0; r < count; ++r) {
     const Row& row = rows[r];
     const V fire = hn::Set(d, row.fire);

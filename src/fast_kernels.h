@@ -32,6 +32,7 @@ struct Net {
   const float* b1 = nullptr;   // hidden
   const float* w2 = nullptr;   // 16 x hidden
   const float* w2t = nullptr;  // hidden x 16
+  const float* b2 = nullptr;   // 16: the last layer's bias, or none (nullptr)
 };
 
 // One sample's channels-last state seen through a window; cells outside it read as zero, which

@@ -63,13 +63,14 @@ struct Box {
 
 // The update network's weights in the kernels' layouts (fast::Net points into this).
 struct PackedNet {
-  std::vector<float> w1, w1t, b1, w2, w2t;
+  std::vector<float> w1, w1t, b1, w2, w2t, b2;
   fast::Net net;
   int hidden = 0;  // unpadded
 };
 
+// conv2_b: the last layer's bias; none when undefined or empty.
 PackedNet pack(const at::Tensor& conv1_w, const at::Tensor& conv1_b, const at::Tensor& conv2_w,
-               int filters, double angle) {
+               const at::Tensor& conv2_b, int filters, double angle) {
   PackedNet p;
   const int hidden = static_cast<int>(conv1_w.size(0));
   const int inputs = kChannels * filters;
@@ -100,6 +101,10 @@ PackedNet pack(const at::Tensor& conv1_w, const at::Tensor& conv1_b, const at::T
       p.w2[size_t(o) * hp + j] = b[o * hidden + j];
       p.w2t[size_t(j) * kChannels + o] = b[o * hidden + j];
     }
+  if (conv2_b.defined() && conv2_b.numel() > 0) {
+    const auto b2 = conv2_b.detach().contiguous();
+    p.b2.assign(b2.data_ptr<float>(), b2.data_ptr<float>() + kChannels);
+  }
   auto& n = p.net;
   n.filters = filters;
   n.inputs = inputs;
@@ -112,6 +117,7 @@ PackedNet pack(const at::Tensor& conv1_w, const at::Tensor& conv1_b, const at::T
   n.b1 = p.b1.data();
   n.w2 = p.w2.data();
   n.w2t = p.w2t.data();
+  n.b2 = p.b2.empty() ? nullptr : p.b2.data();
   return p;
 }
 
@@ -328,8 +334,23 @@ ForwardResult forward_impl(const at::Tensor& x_in, const at::Tensor& fire_in, co
 }
 
 struct BackwardResult {
-  at::Tensor grad_x, grad_w1, grad_b1, grad_w2;
+  at::Tensor grad_x, grad_w1, grad_b1, grad_w2, grad_b2;  // grad_b2: when the net has a bias
 };
+
+// dL/db2: the sum of dL/d(dx) = dL/dout * fire over the rows (the kept cells that fired).
+at::Tensor last_bias_gradient(const std::vector<fast::Row>& rows, const float* grad,
+                              const fast::Grid& grid) {
+  std::vector<double> sum(kChannels, 0.0);
+  for (const auto& r : rows) {
+    const float* g = grid.at(grad, r);
+    for (int c = 0; c < kChannels; ++c)
+      sum[c] += static_cast<double>(g[c]) * static_cast<double>(r.fire);
+  }
+  auto out = torch::empty({kChannels});
+  float* o = out.data_ptr<float>();
+  for (int c = 0; c < kChannels; ++c) o[c] = static_cast<float>(sum[c]);
+  return out;
+}
 
 BackwardResult backward_impl(const Saved& s, const at::Tensor& grad_out, const PackedNet& p,
                              const at::IntArrayRef shape, bool need_x) {
@@ -424,16 +445,19 @@ BackwardResult backward_impl(const Saved& s, const at::Tensor& grad_out, const P
   float* b = result.grad_w2.data_ptr<float>();
   for (int o = 0; o < kChannels; ++o)
     for (int j = 0; j < hidden; ++j) b[o * hidden + j] = buffers[0].gw2[size_t(o) * hp + j];
+  if (net.b2 != nullptr) result.grad_b2 = last_bias_gradient(rows, G, grid);
   return result;
 }
 
 struct FastStepFunction : public torch::autograd::Function<FastStepFunction> {
+  // b2: the last layer's bias, empty when the model has none (LibTorch's autograd functions take
+  // no undefined tensors).
   static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::Tensor w1, at::Tensor b1,
-                            at::Tensor w2, at::Tensor fire, int64_t filters, double angle,
-                            double threshold) {
-    const auto packed = pack(w1, b1, w2, static_cast<int>(filters), angle);
+                            at::Tensor w2, at::Tensor b2, at::Tensor fire, int64_t filters,
+                            double angle, double threshold) {
+    const auto packed = pack(w1, b1, w2, b2, static_cast<int>(filters), angle);
     auto r = forward_impl(x, fire, packed, static_cast<float>(threshold), /*save=*/true);
-    ctx->save_for_backward({w1, b1, w2});
+    ctx->save_for_backward({w1, b1, w2, b2});
     ctx->saved_data["boxes"] = r.saved.boxes;
     ctx->saved_data["offsets"] = r.saved.offsets;
     ctx->saved_data["state"] = r.saved.state;
@@ -454,11 +478,12 @@ struct FastStepFunction : public torch::autograd::Function<FastStepFunction> {
     s.fire = ctx->saved_data["fire"].toTensor();
     s.keep = ctx->saved_data["keep"].toTensor();
     const auto shape = ctx->saved_data["shape"].toIntVector();
-    const auto packed = pack(w[0], w[1], w[2], static_cast<int>(ctx->saved_data["filters"].toInt()),
-                             ctx->saved_data["angle"].toDouble());
+    const auto packed =
+        pack(w[0], w[1], w[2], w[3], static_cast<int>(ctx->saved_data["filters"].toInt()),
+             ctx->saved_data["angle"].toDouble());
     at::Tensor g = grads[0].defined() ? grads[0] : torch::zeros(shape);
     auto r = backward_impl(s, g, packed, shape, ctx->needs_input_grad(0));
-    return {r.grad_x,     r.grad_w1,    r.grad_b1,    r.grad_w2,
+    return {r.grad_x,     r.grad_w1,    r.grad_b1,    r.grad_w2,   r.grad_b2,
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
@@ -501,22 +526,24 @@ at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, const at::Tensor&
                                 c10::str(x.sizes()) + " " + c10::str(x.scalar_type()) + " on " +
                                 x.device().str());
   const Weights weights = model.weights();
-  const auto &w1 = weights.w1, &b1 = weights.b1, &w2 = weights.w2;
+  const auto &w1 = weights.w1, &b1 = weights.b1, &w2 = weights.w2, &b2 = weights.b2;
   // The kernels read the weights' memory directly: a model moved to a GPU must not reach them.
-  for (const at::Tensor* w : {&w1, &b1, &w2, &fire})
-    if (!w->device().is_cpu())
+  for (const at::Tensor* w : {&w1, &b1, &w2, &b2, &fire})
+    if (w->defined() && !w->device().is_cpu())
       throw std::invalid_argument(
           "fast_step: the model's weights and the fire mask must be on "
           "the CPU, found one on " +
           w->device().str());
-  const bool grad = torch::GradMode::is_enabled() && (x.requires_grad() || w1.requires_grad() ||
-                                                      b1.requires_grad() || w2.requires_grad());
+  const bool grad = torch::GradMode::is_enabled() &&
+                    (x.requires_grad() || w1.requires_grad() || b1.requires_grad() ||
+                     w2.requires_grad() || (b2.defined() && b2.requires_grad()));
   if (!grad) {
-    const auto packed = pack(w1, b1, w2, cfg.filters(), angle);
+    const auto packed = pack(w1, b1, w2, b2, cfg.filters(), angle);
     return forward_impl(x, fire, packed, static_cast<float>(cfg.alive_threshold), false).out;
   }
-  return apply_autograd_function<FastStepFunction>(x, w1, b1, w2, fire, int64_t{cfg.filters()},
-                                                   angle, cfg.alive_threshold);
+  const at::Tensor bias = b2.defined() ? b2 : torch::empty({0});
+  return apply_autograd_function<FastStepFunction>(
+      x, w1, b1, w2, bias, fire, int64_t{cfg.filters()}, angle, cfg.alive_threshold);
 }
 
 at::Tensor fast_step(NCAModelImpl& model, const at::Tensor& x, at::Generator& gen, double angle) {

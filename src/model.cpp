@@ -52,12 +52,14 @@ torch::Tensor perception_kernels(const ModelConfig& cfg, double angle) {
 
 std::map<std::string, std::vector<int64_t>> saved_tensor_shapes(const ModelConfig& cfg) {
   const int64_t in = cfg.perception_channels(), hidden = cfg.hidden, c = cfg.channels;
-  return {
+  std::map<std::string, std::vector<int64_t>> shapes = {
       {"kernels", {in, 1, 3, 3}},
       {"conv1.weight", {hidden, in, 1, 1}},
       {"conv1.bias", {hidden}},
       {"conv2.weight", {c, hidden, 1, 1}},
   };
+  if (cfg.last_bias()) shapes["conv2.bias"] = {c};
+  return shapes;
 }
 
 NCAModelImpl::NCAModelImpl(const ModelConfig& cfg, c10::optional<at::Generator> gen) : cfg_(cfg) {
@@ -66,17 +68,27 @@ NCAModelImpl::NCAModelImpl(const ModelConfig& cfg, c10::optional<at::Generator> 
   conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(
                                         cfg_.perception_channels(), cfg_.hidden, 1)));
   conv2_ = register_module(
-      "conv2",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(cfg_.hidden, cfg_.channels, 1).bias(false)));
+      "conv2", torch::nn::Conv2d(
+                   torch::nn::Conv2dOptions(cfg_.hidden, cfg_.channels, 1).bias(cfg_.last_bias())));
 
-  // PyTorch's default Conv2d initialisation (kaiming_uniform with a = sqrt(5) gives
-  // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise), but drawn from our generator so that
-  // --seed decides it.
   at::Generator g = gen ? *gen : at::detail::createCPUGenerator(0);
   torch::NoGradGuard no_grad;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(cfg_.perception_channels()));
-  conv1_->weight.copy_(torch::rand(conv1_->weight.sizes(), g) * (2 * bound) - bound);
-  conv1_->bias.copy_(torch::rand(conv1_->bias.sizes(), g) * (2 * bound) - bound);
+  if (cfg_.arch == Arch::Distill) {
+    // Keras' defaults, as the Distill notebook builds its Conv2D layers: Glorot-uniform weights,
+    // U(-l, l) with l = sqrt(6 / (fan_in + fan_out)), and a zero bias; drawn from our generator.
+    const double limit =
+        std::sqrt(6.0 / static_cast<double>(cfg_.perception_channels() + cfg_.hidden));
+    conv1_->weight.copy_(torch::rand(conv1_->weight.sizes(), g) * (2 * limit) - limit);
+    conv1_->bias.zero_();
+    conv2_->bias.zero_();
+  } else {
+    // PyTorch's default Conv2d initialisation (kaiming_uniform with a = sqrt(5) gives
+    // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise), but drawn from our generator so that
+    // --seed decides it.
+    const double bound = 1.0 / std::sqrt(static_cast<double>(cfg_.perception_channels()));
+    conv1_->weight.copy_(torch::rand(conv1_->weight.sizes(), g) * (2 * bound) - bound);
+    conv1_->bias.copy_(torch::rand(conv1_->bias.sizes(), g) * (2 * bound) - bound);
+  }
   conv2_->weight.zero_();  // a fresh model leaves every state unchanged
 }
 

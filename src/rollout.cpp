@@ -67,19 +67,23 @@ RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec&
                        int steps, at::Generator& gen, const RunOptions& options,
                        const FrameSink& sink) {
   const auto device = model->parameters().front().device();
+  const bool own = !target.defined();
+  if (own && (options.height <= 0 || options.width <= 0))
+    throw std::invalid_argument("regenerate: without a target, the grid must be given");
   const int64_t h = options.height > 0 ? options.height : target.size(1);
   const int64_t w = options.width > 0 ? options.width : target.size(2);
-  const auto t = on_grid(target, h, w, options.angle).to(device);
+  auto t = own ? at::Tensor() : on_grid(target, h, w, options.angle).to(device);
   auto loss = [&](const at::Tensor& x) { return per_sample_loss(x, t).item<double>(); };
 
   auto x = seed_state(1, model->config().channels, h, w, torch::TensorOptions().device(device));
   x = run_steps(model, x, 0, at, gen, options, sink);
+  if (own) t = x.slice(1, 0, 4).squeeze(0).clone();
   RegenResult r;
   r.loss_before_cut = loss(x);
-  const auto mask =
-      (cut.kind == Cut::Circle ? on_grid(cut_mask(cut, target.size(1), target.size(2), gen), h, w)
-                               : cut_mask(cut, h, w, gen))
-          .to(device);
+  const auto mask = (cut.kind == Cut::Circle && !own
+                         ? on_grid(cut_mask(cut, target.size(1), target.size(2), gen), h, w)
+                         : cut_mask(cut, h, w, gen))
+                        .to(device);
   r.cells_removed = (x.select(1, 3).unsqueeze(1) > 0.1).logical_and(mask > 0).sum().item<int64_t>();
   x = x * (1.0 - mask);
   r.loss_after_cut = loss(x);

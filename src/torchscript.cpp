@@ -21,7 +21,7 @@ def perceive(self, x):
 
 def update(self, p):
     h = torch.relu(torch.conv2d(p, self.conv1_weight, self.conv1_bias))
-    return torch.conv2d(h, self.conv2_weight)
+    return torch.conv2d(h, self.conv2_weight@CONV2_BIAS@)
 
 def alive(self, x):
     return torch.max_pool2d(x[:, 3:4], [3, 3], [1, 1], [1, 1]) > self.alive_threshold
@@ -42,6 +42,13 @@ def seed(self, n: int, h: int, w: int):
     return x
 )";
 
+// kMethods for a model with or without a bias on its last layer.
+std::string methods(bool last_bias) {
+  std::string m = kMethods;
+  const std::string slot = "@CONV2_BIAS@";
+  return m.replace(m.find(slot), slot.size(), last_bias ? ", self.conv2_bias" : "");
+}
+
 torch::Tensor own_copy(const torch::Tensor& t) {
   return t.detach().to(torch::kCPU, torch::kFloat).clone();
 }
@@ -56,14 +63,16 @@ torch::jit::Module to_torchscript(const NCAModel& model, int64_t training_grid) 
   m.register_parameter("conv1_weight", own_copy(w.w1).requires_grad_(), false);
   m.register_parameter("conv1_bias", own_copy(w.b1).requires_grad_(), false);
   m.register_parameter("conv2_weight", own_copy(w.w2).requires_grad_(), false);
+  if (w.b2.defined()) m.register_parameter("conv2_bias", own_copy(w.b2).requires_grad_(), false);
   m.register_buffer("kernels", own_copy(w.kernels));
   m.register_attribute("channels", c10::IntType::get(), static_cast<int64_t>(cfg.channels));
   m.register_attribute("hidden", c10::IntType::get(), static_cast<int64_t>(cfg.hidden));
   m.register_attribute("perception", c10::StringType::get(), to_string(cfg.perception));
+  m.register_attribute("arch", c10::StringType::get(), to_string(cfg.arch));
   m.register_attribute("fire_rate", c10::FloatType::get(), cfg.fire_rate);
   m.register_attribute("alive_threshold", c10::FloatType::get(), cfg.alive_threshold);
   m.register_attribute("training_grid", c10::IntType::get(), training_grid);
-  m.define(kMethods);
+  m.define(methods(w.b2.defined()));
   return m;
 }
 

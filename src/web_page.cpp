@@ -77,27 +77,12 @@ std::string model_json(const NCAModel& model, const WebPageOptions& o) {
   j += ",\"w1\":" + json_string(tensor_base64(w.w1));
   j += ",\"b1\":" + json_string(tensor_base64(w.b1));
   j += ",\"w2\":" + json_string(tensor_base64(w.w2));
+  // The last layer's bias, only where the model has one (Arch::Distill).
+  if (w.b2.defined()) j += ",\"b2\":" + json_string(tensor_base64(w.b2));
   return j + "}";
 }
 
 }  // namespace
-
-std::string base64(const void* data, size_t size) {
-  static const char* const kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const auto* in = static_cast<const unsigned char*>(data);
-  std::string out;
-  out.reserve((size + 2) / 3 * 4);
-  for (size_t i = 0; i < size; i += 3) {
-    const uint32_t n = (uint32_t{in[i]} << 16) | (i + 1 < size ? uint32_t{in[i + 1]} << 8 : 0) |
-                       (i + 2 < size ? uint32_t{in[i + 2]} : 0);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < size ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < size ? kAlphabet[n & 63] : '=';
-  }
-  return out;
-}
 
 std::string web_page(const NCAModel& model, const WebPageOptions& options) {
   // Below 3 cells there is no neighbourhood; far above 512 the page crawls and eats memory.

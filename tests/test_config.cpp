@@ -63,10 +63,11 @@ TEST_CASE("to_toml writes every key under its flag name") {
   nca::TrainConfig c;
   c.target = "data/my lizard's.png";
   const auto toml = c.to_toml();
-  for (const char* key : {"target = \"data/my lizard's.png\"", "experiment = \"regenerating\"",
-                          "iters = 8000", "min-steps = 64", "max-steps = 96", "lr = 0.002",
-                          "fire-rate = 0.5", "alive-threshold = 0.1", "hidden = 128",
-                          "perception = \"full\"", "seed = 0", "device = \"auto\""})
+  for (const char* key :
+       {"target = \"data/my lizard's.png\"", "experiment = \"regenerating\"", "iters = 8000",
+        "min-steps = 64", "max-steps = 96", "lr = 0.002", "fire-rate = 0.5",
+        "alive-threshold = 0.1", "hidden = 128", "perception = \"full\"", "arch = \"default\"",
+        "seed = 0", "device = \"auto\""})
     CHECK_THAT(toml, Contains(key));
 }
 
@@ -233,7 +234,7 @@ TEST_CASE("config files: one value per key, numbers unquoted, text quoted") {
   nca::TrainConfig c;
   c.target = "t.png";
   const auto every = [](const std::string& key) {
-    for (const char* text : {"target", "experiment", "perception", "device", "backend"})
+    for (const char* text : {"target", "experiment", "perception", "arch", "device", "backend"})
       if (key == text) return nca::KeyKind::Text;
     return nca::KeyKind::Number;
   };

@@ -32,6 +32,8 @@ NCAModel random_model(uint64_t seed, const ModelConfig& cfg = {}) {
   auto params = model->named_parameters();
   params["conv2.weight"].copy_(torch::randn(params["conv2.weight"].sizes(), gen) * 0.05);
   params["conv1.bias"].copy_(torch::randn(params["conv1.bias"].sizes(), gen) * 0.1);
+  if (params.contains("conv2.bias"))
+    params["conv2.bias"].copy_(torch::randn(params["conv2.bias"].sizes(), gen) * 0.05);
   return model;
 }
 
@@ -52,7 +54,7 @@ torch::Tensor random_state(int64_t n, int64_t h, int64_t w, uint64_t seed) {
 
 struct Outcome {
   torch::Tensor out, grad_x;
-  std::vector<torch::Tensor> grads;  // conv1.weight, conv1.bias, conv2.weight
+  std::vector<torch::Tensor> grads;  // conv1.weight, conv1.bias, conv2.weight (, conv2.bias)
 };
 
 // One path's output for (x, fire), and the gradients of sum(out * probe) / numel.
@@ -68,8 +70,8 @@ Outcome run(NCAModel& model, bool fast, const torch::Tensor& x0, const torch::Te
   (y * probe).sum().div(static_cast<double>(y.numel()) / 1000.0).backward();
   Outcome o{y.detach().contiguous(), x.grad().clone(), {}};
   auto params = model->named_parameters();
-  for (const char* name : {"conv1.weight", "conv1.bias", "conv2.weight"})
-    o.grads.push_back(params[name].grad().clone());
+  for (const char* name : {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias"})
+    if (params.contains(name)) o.grads.push_back(params[name].grad().clone());
   return o;
 }
 
@@ -184,6 +186,20 @@ TEST_CASE("fast step: rotated perception and the distill variant") {
   distill.hidden = 40;  // padded inside the fast step
   auto small = random_model(21, distill);
   check_same(small, x, fire_masks(2, 2, 18, 18, 22), 2);
+}
+
+TEST_CASE("fast step: Distill's architecture, with a bias on the last layer") {
+  ModelConfig distill;
+  distill.perception = nca::Perception::Distill;
+  distill.arch = nca::Arch::Distill;
+  auto model = random_model(25, distill);
+  auto x = random_state(2, 20, 18, 26);
+  check_same(model, x, fire_masks(3, 2, 20, 18, 27), 3);
+  SECTION("every cell fires") { check_same(model, x, torch::ones({2, 1, 20, 18})); }
+  SECTION("through the border") {
+    x.index_put_({0, Slice(), Slice(), Slice()}, torch::rand({16, 20, 18}));
+    check_same(model, x, fire_masks(2, 2, 20, 18, 28), 2, /*angle=*/0.4);
+  }
 }
 
 TEST_CASE("fast step: dead samples become zeros, and without gradients nothing is kept") {

@@ -18,10 +18,11 @@ inline constexpr const char* kCheckpointMagic = "nca-checkpoint";
 
 struct CheckpointInfo {
   int64_t format = kCheckpointFormat;
-  int64_t iteration = 0;     // training iterations completed
-  ModelConfig model;         // what the weights belong to
-  std::string train_config;  // the resolved TrainConfig as TOML (informational)
-  at::Tensor target;         // 4 x H x W the model learnt to grow (undefined if not stored)
+  int64_t iteration = 0;      // training iterations completed
+  ModelConfig model;          // what the weights belong to
+  std::string train_config;   // the resolved TrainConfig as TOML (informational)
+  at::Tensor target;          // 4 x H x W the model learnt to grow (undefined if not stored)
+  bool distill_file = false;  // read from a Distill model file (distill_format.h): weights only
 };
 
 // Writes model (+ optimiser and generator state when given) atomically to `path`.
@@ -42,6 +43,8 @@ torch::serialize::InputArchive open_checked_archive(const char* data, size_t siz
 
 // Reads and checks the header: magic, format version, model config. Throws std::runtime_error
 // ("cannot load model 'x': ...") for a missing, corrupt, truncated or foreign file.
+// Every function here that reads a model file also takes Distill's model files, told apart by
+// their content (distill_format.h: JSON, not a zip archive); a bad one is a UsageError.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
 // A model built from the checkpoint's own config, weights loaded, on the CPU. Every tensor is

@@ -13,11 +13,17 @@ namespace nca {
 enum class Experiment { Growing, Persistent, Regenerating };
 enum class Perception { Full, Distill };   // Full: id,sobel_x,sobel_y,laplace; Distill: no laplace
 enum class Backend { Auto, Torch, Fast };  // how a step runs: Auto = Fast on the CPU, else Torch
+// The update network: Default is docs/design.md §1's (no bias on the last layer, PyTorch's
+// initialisation of the first); Distill is the Distill notebook's (a bias on the last layer, Keras'
+// Glorot-uniform first layer with a zero bias, 48 perception inputs).
+enum class Arch { Default, Distill };
 
 std::string to_string(Experiment e);
 std::string to_string(Perception p);
 Experiment parse_experiment(const std::string& s);  // throws UsageError naming the choices
 Perception parse_perception(const std::string& s);  // throws UsageError naming the choices
+std::string to_string(Arch a);
+Arch parse_arch(const std::string& s);  // throws UsageError naming the choices
 std::string to_string(Backend b);
 Backend parse_backend(const std::string& s);  // throws UsageError naming the choices
 
@@ -27,7 +33,9 @@ struct ModelConfig {
   Perception perception = Perception::Full;  // which fixed filters each channel sees
   double fire_rate = 0.5;                    // probability that a cell applies its update in a step
   double alive_threshold = 0.1;  // alive: max alpha over the 3x3 neighbourhood above this
+  Arch arch = Arch::Default;     // default | distill: the update network (see Arch)
 
+  bool last_bias() const { return arch == Arch::Distill; }  // the last layer has a bias
   int filters() const { return perception == Perception::Full ? 4 : 3; }
   int perception_channels() const { return channels * filters(); }
   std::vector<std::string> problems() const;  // each violated invariant, in words

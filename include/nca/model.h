@@ -44,7 +44,8 @@ struct Weights {
   torch::Tensor kernels;  // the fixed perception filters, (C*F) x 1 x 3 x 3 (a buffer)
   torch::Tensor w1;       // first layer, hidden x (C*F) x 1 x 1
   torch::Tensor b1;       // its bias, hidden
-  torch::Tensor w2;       // last layer, C x hidden x 1 x 1 (no bias)
+  torch::Tensor w2;       // last layer, C x hidden x 1 x 1
+  torch::Tensor b2;       // its bias, C, for Arch::Distill; undefined (no bias) otherwise
 };
 
 // Each tensor a model of `cfg` saves, by the dotted name Module::save gives it ("kernels",
@@ -54,8 +55,9 @@ std::map<std::string, std::vector<int64_t>> saved_tensor_shapes(const ModelConfi
 
 class NCAModelImpl : public torch::nn::Module {
  public:
-  // The first layer gets PyTorch's default initialisation drawn from `gen` (a fixed seed when
-  // none is given); the last layer is zero, so a fresh model changes nothing.
+  // The first layer gets PyTorch's default initialisation (Arch::Distill: Keras', as the
+  // notebook) drawn from `gen` (a fixed seed when none is given); the last layer is zero, so a
+  // fresh model changes nothing.
   explicit NCAModelImpl(const ModelConfig& cfg = {}, c10::optional<at::Generator> gen = {});
 
   // N x C x H x W -> N x (C*F) x H x W. `angle` rotates the sobel pair (radians).
@@ -68,8 +70,10 @@ class NCAModelImpl : public torch::nn::Module {
   torch::Tensor step(const torch::Tensor& x, at::Generator& gen, double angle = 0.0);
 
   const ModelConfig& config() const { return cfg_; }
-  Weights weights() const { return {kernels_, conv1_->weight, conv1_->bias, conv2_->weight}; }
-  // Number of trainable scalars (10,368 for the default config).
+  Weights weights() const {
+    return {kernels_, conv1_->weight, conv1_->bias, conv2_->weight, conv2_->bias};
+  }
+  // Number of trainable scalars (10,368 for the default config, 8,336 for Arch::Distill).
   int64_t parameter_count() const;
 
  private:

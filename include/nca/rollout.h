@@ -51,10 +51,12 @@ struct RegenResult {
 };
 
 // Grows from a seed for `at` steps, removes the cells of `cut`, runs `steps` more. `target` is
-// 4 x H x W, the training grid. The run's grid is options.height x options.width (0: the
-// target's); the loss is measured against on_grid(target, ..., options.angle). The halves and
-// the square are cut on the run's grid (both are relative to its centre, the seed cell); the
-// circle is drawn as in training, on the target's grid, and placed by on_grid.
+// 4 x H x W, the training grid; undefined: the RGBA of the state at step `at` (before the cut) is
+// the target, on the run's grid (options.height x options.width, which must then be given). The
+// run's grid is options.height x options.width (0: the target's); the loss is measured against
+// on_grid(target, ..., options.angle). The halves and the square are cut on the run's grid (both
+// are relative to its centre, the seed cell); the circle is drawn as in training, on the target's
+// grid, and placed by on_grid.
 RegenResult regenerate(NCAModel& model, const at::Tensor& target, const CutSpec& cut, int at,
                        int steps, at::Generator& gen, const RunOptions& options,
                        const FrameSink& sink);

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "nca/base64.h"
 #include "nca/model.h"
 
 namespace nca {
@@ -29,8 +30,5 @@ void check_web_folder(const std::string& out_dir);
 // (check_web_folder), std::runtime_error when it cannot be written.
 std::string export_web_page(const NCAModel& model, const std::string& out_dir,
                             const WebPageOptions& options = {});
-
-// Standard base64 (RFC 4648, with padding) of raw bytes.
-std::string base64(const void* data, size_t size);
 
 }  // namespace nca

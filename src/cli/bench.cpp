@@ -47,9 +47,9 @@ double peak_rss_mb() {
 // Flags of `nca train` that bench has no use for: the model's settings come from --model, and
 // bench writes no run directory, checkpoints, pictures or log lines, and starts no processes.
 const std::vector<std::string> kNotForBench = {
-    "--hidden",       "--fire-rate", "--alive-threshold", "--perception",    "--run-dir",
-    "--resume",       "--force",     "--new-pool",        "--nproc",         "--dist-timeout",
-    "--dist-backend", "--log-every", "--save-every",      "--snapshot-every"};
+    "--hidden",       "--fire-rate",    "--alive-threshold", "--perception", "--arch",
+    "--run-dir",      "--resume",       "--force",           "--new-pool",   "--nproc",
+    "--dist-timeout", "--dist-backend", "--log-every",       "--save-every", "--snapshot-every"};
 
 struct BenchOptions {
   TrainOptions train;
@@ -181,8 +181,9 @@ int bench(int argc, char** argv) {
   CLI::App app(
       "Measure training and growing speed and peak memory: real training iterations of the "
       "chosen experiment, from a trained model and a pool grown by it. Takes the flags of "
-      "`nca train` that shape the training; the model's settings (hidden, perception, fire "
-      "rate, alive threshold) come from --model. A training --config serves as it is: its keys "
+      "`nca train` that shape the training; the model's settings (hidden, perception, arch, "
+      "fire rate, alive threshold) come from --model (a Distill model file too). A training "
+      "--config serves as it is: its keys "
       "for what bench does not do (those model settings, the run directory, checkpoints, "
       "pictures, logging, data-parallel) are ignored.",
       "nca bench");

@@ -89,6 +89,19 @@ void add_angle_option(CLI::App& app, double& degrees) {
       ->capture_default_str();
 }
 
+void add_target_options(CLI::App& app, TargetOptions& o) {
+  app.add_option("--target", o.image,
+                 "Measure the loss against this image (PNG, BMP, TGA, GIF), shrunk and padded "
+                 "as the model was trained (default: the target the model holds)")
+      ->type_name("IMAGE");
+  app.add_option("--size", o.size,
+                 "With --target: shrink it to fit SIZE x SIZE (default: as the model was "
+                 "trained; Distill's files: 40)");
+  app.add_option("--pad", o.pad,
+                 "With --target: its empty border, cells (default: as the model was trained; "
+                 "Distill's files: 16)");
+}
+
 GridSize training_grid(const CheckpointInfo& info) {
   // A model file without a stored target predates them: the reference grid.
   if (!info.target.defined()) return {72, 72};
@@ -201,6 +214,25 @@ std::string model_path_or_default(const std::string& model, const std::string& d
   if (std::string found = find_shipped(rel.string()); !found.empty()) return found;
   throw UsageError("no --model given and the shipped model " + rel.string() +
                    " is neither installed beside nca nor in its source tree: pass --model");
+}
+
+at::Tensor measuring_target(const LoadedModel& m, const TargetOptions& o) {
+  if (o.image.empty()) {
+    if (o.size != 0 || o.pad != -1) throw UsageError("--size and --pad place a --target image");
+    return m.info.target;
+  }
+  TrainConfig trained;  // Distill's size and pad are nca's defaults
+  if (!m.info.train_config.empty()) {
+    try {
+      trained = parse_train_config(m.info.train_config);
+    } catch (const UsageError&) {  // not readable: the defaults
+    }
+  }
+  if (o.size != 0) trained.size = o.size;
+  if (o.pad != -1) trained.pad = o.pad;
+  for (const auto& p : trained.problems())
+    if (p.rfind("size", 0) == 0 || p.rfind("pad", 0) == 0) throw UsageError("--target: " + p);
+  return target_tensor(load_target(o.image, trained.size, trained.pad));
 }
 
 LoadedModel load_for_running(const std::string& path, const c10::Device& device) {

@@ -41,6 +41,14 @@ void add_run_model_options(CLI::App& app, RunModelOptions& o, const std::string&
 void add_grid_option(CLI::App& app, std::string& grid);
 // --angle of grow and regen, degrees.
 void add_angle_option(CLI::App& app, double& degrees);
+// --target of grow and regen: an image to measure the loss against, and how it is placed.
+struct TargetOptions {
+  std::string image;  // "" = the target the model holds
+  int size = 0;       // shrink to fit size x size (0: as the model was trained)
+  int pad = -1;       // border around it (-1: as the model was trained)
+};
+// Adds --target, --size and --pad.
+void add_target_options(CLI::App& app, TargetOptions& o);
 
 struct GridSize {
   int64_t height = 0, width = 0;
@@ -81,6 +89,12 @@ struct LoadedModel {
 };
 // Loads, checks and moves to `device`.
 LoadedModel load_for_running(const std::string& path, const c10::Device& device);
+
+// The 4 x H x W target grow and regen measure the loss against: the --target image shrunk and
+// padded by --size and --pad, else as the model was trained (its config's size and pad; 40 and
+// 16, Distill's, for a model that does not record them), else the model's stored target;
+// undefined when there is neither (Distill's files hold none).
+at::Tensor measuring_target(const LoadedModel& m, const TargetOptions& o);
 
 // Writes frame_NNNNN.png files and a GIF of the same frames; errors name the path. Frames an
 // earlier run left in out_dir (regular files named frame_NNNNN.png holding a PNG) are removed

@@ -24,17 +24,20 @@ int grow(int argc, char** argv) {
   RunModelOptions o;
   int steps = 500;
   std::string grid;
+  TargetOptions target_options;
   double angle_deg = 0;
   CLI::App app(
       "Grow the trained automaton from one seed cell: numbered PNG frames and a GIF.\n"
       "Also writes loss.csv (loss to the target per frame, the target turned with --angle)\n"
-      "when the grid is the training grid.",
+      "when the grid is the training grid. --model also takes Distill's model files\n"
+      "(their JSON, e.g. ex3_lizard.json), which hold no target: give one with --target.",
       "nca grow");
   app.get_formatter()->column_width(30);
   add_run_model_options(app, o, "lizard-persistent.pt", "frames");
   app.add_option("--steps", steps, "Steps to run")->capture_default_str();
   add_grid_option(app, grid);
   add_angle_option(app, angle_deg);
+  add_target_options(app, target_options);
   if (!parse(app, argc, argv)) return 0;
   limits::check_steps("--steps", steps);
   check_run_model_options(o);
@@ -46,7 +49,7 @@ int grow(int argc, char** argv) {
   const auto [h, w] = grid_given.value_or(training_grid(m.info));
   limits::check_grid(grid.empty() ? "the model's training grid" : "--grid " + grid, h, w);
   limits::check_frame(h, w, o.scale);
-  const at::Tensor& target = m.info.target;
+  const at::Tensor target = measuring_target(m, target_options);
   const bool measure = target.defined() && target.size(1) == h && target.size(2) == w;
 
   const std::string gif = o.gif.empty() ? (fs::path(o.out) / "growth.gif").string() : o.gif;

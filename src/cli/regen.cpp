@@ -55,11 +55,14 @@ int regen(int argc, char** argv) {
   int64_t cut_size = kDistillSquareSide;
   int at = 200, steps = 300;
   std::string grid;
+  TargetOptions target_options;
   double angle_deg = 0;
   CLI::App app(
       "Grow from a seed, cut part of the pattern away at step --at, keep running, and\n"
       "print the loss to the target before the cut, right after it and at the end.\n"
       "recovered = (after cut - end) / (after cut - before cut); 1 is fully healed.\n"
+      "A model that holds no target (Distill's model files) is measured against its own\n"
+      "state at the cut step, unless --target gives an image.\n"
       "On another --grid the target is placed around the seed cell (the grid's centre), and\n"
       "with --angle turned as the pattern turns; the cuts are made around the seed cell too.",
       "nca regen");
@@ -78,6 +81,7 @@ int regen(int argc, char** argv) {
   app.add_option("--steps", steps, "Steps to run after the cut")->capture_default_str();
   add_grid_option(app, grid);
   add_angle_option(app, angle_deg);
+  add_target_options(app, target_options);
   if (!parse(app, argc, argv)) return 0;
   const Cut cut = parse_cut(cut_name);
   if (cut_size_opt->count() > 0 && cut != Cut::Square)
@@ -92,8 +96,7 @@ int regen(int argc, char** argv) {
   const auto device = select_device(o.device);
   set_threads(o.threads);
   auto m = load_for_running(model_path_or_default(o.model, "lizard-regenerating.pt"), device);
-  if (!m.info.target.defined())
-    throw std::runtime_error("model '" + m.path + "' holds no target to measure the loss against");
+  const at::Tensor target = measuring_target(m, target_options);
   const auto [h, w] = grid_given.value_or(training_grid(m.info));
   limits::check_grid(grid.empty() ? "the model's training grid" : "--grid " + grid, h, w);
   limits::check_frame(h, w, o.scale);
@@ -118,16 +121,24 @@ int regen(int argc, char** argv) {
   ro.width = w;
   // The loss counts what the grid holds: on a grid smaller than the pattern, part of the target
   // is off the grid.
-  const at::Tensor placed = on_grid(m.info.target, h, w);
-  if (placed.select(0, 3).sum().item<double>() < m.info.target.select(0, 3).sum().item<double>())
-    spdlog::warn("the target does not fit on the {}x{} grid: the loss counts the part on it", h, w);
+  if (target.defined()) {
+    const at::Tensor placed = on_grid(target, h, w);
+    if (placed.select(0, 3).sum().item<double>() < target.select(0, 3).sum().item<double>())
+      spdlog::warn("the target does not fit on the {}x{} grid: the loss counts the part on it", h,
+                   w);
+  } else {
+    spdlog::info("{} holds no target: the loss is measured against its own state at step {}",
+                 m.path, at);
+  }
   const RegenResult r =
-      regenerate(m.model, m.info.target, CutSpec(cut, cut_size), at, steps, gen, ro,
+      regenerate(m.model, target, CutSpec(cut, cut_size), at, steps, gen, ro,
                  [&](int step, const at::Tensor& state) { frames.write(step, state); });
   frames.finish();
   log_video(frames);
   spdlog::info("wrote {} frames to {} and {} ({} frames: step {} before and after the cut)",
                frames.frames(), o.out, frames.gif_path(), frames.gif_frames(), at);
+  if (!target.defined())
+    std::printf("(no target: losses to the model's own state at step %d, before the cut)\n", at);
   std::printf("loss before cut (step %d)  %.6f\n", at, r.loss_before_cut);
   std::printf("loss after cut            %.6f  (%ld living cells removed)\n", r.loss_after_cut,
               static_cast<long>(r.cells_removed));
