@@ -91,7 +91,7 @@ for name in "it's odd" "-dash" $'two\nlines'; do
   cmd=$(printed "$WORK/log" "next: ")
   check "run directory $(printf %q "$name"): a next: line ($cmd)" test -n "$cmd"
   rm -rf -- "$name/grow"
-  (eval "\"\$NCA\" ${cmd#nca } --steps 3") >/dev/null 2>&1
+  (eval "\"\$NCA\" ${cmd#"$NCA" } --steps 3") >/dev/null 2>&1
   check "run directory $(printf %q "$name"): its next: grow runs as printed" \
     test -s "$name/grow/frame_00003.png"
 done
@@ -108,7 +108,7 @@ wait $pid
 cmd=$(printed "$WORK/log" "continue with: ")
 check "a stop prints how to continue ($cmd)" test -n "$cmd"
 n=$("$PROBE" model ./-dash/model.pt)
-(eval "timeout 120 \"\$NCA\" ${cmd#nca } --iters $((n + 1))") >/dev/null 2>&1
+(eval "timeout 120 \"\$NCA\" ${cmd#"$NCA" } --iters $((n + 1))") >/dev/null 2>&1
 check "its continue with: runs as printed (iteration $n + 1)" \
   test "$("$PROBE" model ./-dash/model.pt)" = $((n + 1))
 
