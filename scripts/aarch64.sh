@@ -5,37 +5,31 @@
 # each other) with Debian's aarch64 cross compiler and Highway for arm64 (multiarch), and runs them
 # under qemu-user, once with 128-bit and once with 256-bit SVE vectors: NEON, SVE, SVE2, the
 # fixed-width SVE targets where their vector length is the CPU's, and the scalar fallback.
-#   scripts/aarch64.sh          (root or sudo: installs what is missing through apt)
+#   scripts/aarch64.sh          (root or sudo: installs what is missing, scripts/deps.sh --aarch64)
 # Builds in build-aarch64/. Its last line says what passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build-aarch64
 die() { echo "aarch64: $*" >&2; exit 1; }
 
-sudo=()
-[[ $(id -u) -eq 0 ]] || sudo=(sudo)
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  "${sudo[@]}" dpkg --add-architecture arm64
-  "${sudo[@]}" apt-get update -qq
-fi
-missing=()
-for p in g++-aarch64-linux-gnu qemu-user-static libhwy-dev:arm64 catch2; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "aarch64: installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
-fi
-
+scripts/deps.sh --aarch64
 # The definitions and options of CMakeLists.txt's nca_kernels, and the tests' Catch2 entry point
 # (Catch2 2's single header, which Debian 12 ships; Catch2 3 brings a library instead).
 mkdir -p "$build"
 t0=$SECONDS
-aarch64-linux-gnu-g++ -std=c++17 -O2 -Wall -Wextra -DHWY_COMPILE_ALL_ATTAINABLE \
-  -DHWY_DISABLED_TARGETS=HWY_SSSE3 -ffp-contract=off -Isrc -Itests \
-  src/fast_kernels.cpp tests/test_fast_kernels.cpp tests/main.cpp -lhwy \
-  -o "$build/nca_kernel_tests" || die "the cross build failed"
+# Each source compiled on its own, through ccache where installed (as CMakeLists.txt does for the
+# other builds), so that a second run of an unchanged tree takes seconds.
+cxx=(aarch64-linux-gnu-g++)
+command -v ccache >/dev/null && cxx=(ccache aarch64-linux-gnu-g++)
+objects=()
+for src in src/fast_kernels.cpp tests/test_fast_kernels.cpp tests/main.cpp; do
+  obj=$build/$(basename "$src" .cpp).o
+  "${cxx[@]}" -std=c++17 -O2 -Wall -Wextra -DHWY_COMPILE_ALL_ATTAINABLE \
+    -DHWY_DISABLED_TARGETS=HWY_SSSE3 -ffp-contract=off -Isrc -Itests -c "$src" -o "$obj" ||
+    die "the cross build of $src failed"
+  objects+=("$obj")
+done
+aarch64-linux-gnu-g++ "${objects[@]}" -lhwy -o "$build/nca_kernel_tests" || die "linking failed"
 echo "aarch64: built $build/nca_kernel_tests in $((SECONDS - t0)) s"
 
 # qemu's "max" CPU has NEON, SVE and SVE2; the vector length is chosen per run.

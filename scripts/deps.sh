@@ -7,6 +7,9 @@
 #                                fuzz.sh)
 #   scripts/deps.sh --lint       also clang-format and clang-tidy (scripts/lint.sh, tidy.sh)
 #   scripts/deps.sh --debian13   also debootstrap, which scripts/debian13.sh makes its chroots with
+#   scripts/deps.sh --aarch64    also the 64-bit Arm cross compiler, Highway for arm64 (multiarch:
+#                                adds the arm64 architecture to dpkg) and qemu-user
+#                                (scripts/aarch64.sh)
 #   scripts/deps.sh --cuda       Debian 13 only: the CUDA LibTorch (libtorch-cuda-dev, contrib), its
 #                                Gloo and NCCL (libgloo-cuda-dev, libnccl-dev) and
 #                                nvcc (nvidia-cuda-toolkit, non-free) instead of libtorch-dev, and
@@ -29,12 +32,14 @@ build=(cmake g++ ninja-build ccache pkg-config dpkg-dev file libcli11-dev libspd
 packages=("${build[@]}" libgloo-dev libtorch-dev chromium python3-torch python3-numpy)
 need_node=true
 cuda=false
+arm64=false
 for arg in "$@"; do
   case $arg in
     --reference) packages+=(python3-pil python3-dev python3-setuptools) ;;
     --sanitize) packages+=(clang libclang-rt-14-dev) ;;
     --lint) packages+=(clang-format clang-tidy clang) ;;
     --debian13) packages+=(debootstrap) ;;
+    --aarch64) packages+=(g++-aarch64-linux-gnu qemu-user-static libhwy-dev:arm64); arm64=true ;;
     --cuda)
       packages=("${build[@]}" libtorch-cuda-dev libgloo-cuda-dev libnccl-dev nvidia-cuda-toolkit)
       need_node=false
@@ -68,5 +73,8 @@ if $cuda; then
 fi
 # An install that was stopped half-way (a CI run ended early) would make apt refuse the next one.
 "${sudo[@]}" dpkg --configure -a
+if $arm64 && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  "${sudo[@]}" dpkg --add-architecture arm64
+fi
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it: install dependencies, build, run every test with CTest.
 # When CI=true, first the formatting check (scripts/lint.sh: clang-format, a few seconds) and
 # clang-tidy on the sources the last commit changed (scripts/tidy.sh); after the suite, the Debian
-# package made, installed, run and removed (scripts/package.sh --check).
+# package made, installed, run and removed (scripts/package.sh --check); after the sanitizers, the
+# GPU check rehearsed on the CPU (scripts/gpu-check.sh --dry-run) and the kernels built for 64-bit
+# Arm and tested under qemu (scripts/aarch64.sh).
 # With --sanitize, or when CI=true, then also: the suite again under ASan + UBSan
 # (scripts/sanitize.sh) and a short run of each fuzz target (scripts/fuzz.sh, NCA_FUZZ_SECONDS
 # each, default 45, with a fixed seed so that what it tries can be tried here first: NCA_FUZZ_SEED,
@@ -41,7 +43,8 @@ stage() {
 # and the chroots below are made while the other stages run.
 deps=()
 # The plain PyTorch reference's PIL, for the GPU check's rehearsal below.
-[[ "${CI:-}" == true ]] && deps+=(--reference --lint)
+# The linters, and the Arm cross compiler with qemu for the kernels' Arm check.
+[[ "${CI:-}" == true ]] && deps+=(--reference --lint --aarch64)
 $sanitize && deps+=(--sanitize)
 $debian13 && deps+=(--debian13)
 stage "installing (Debian 12)" scripts/deps.sh "${deps[@]}"
@@ -83,6 +86,8 @@ if [[ "${CI:-}" == true ]]; then
   # The GPU machine's one script, rehearsed on the CPU (its own build in build-gpu/, with the
   # carried headers and without FFmpeg, as there), so that its first GPU run is not its first run.
   stage "the GPU check, dry run" scripts/gpu-check.sh --dry-run
+  # The fast step's kernels built for 64-bit Arm and tested under qemu (NEON, SVE, scalar).
+  stage "the kernels on Arm (qemu)" scripts/aarch64.sh
 fi
 if $mutations; then
   stage "the mutation table" scripts/mutations.sh --first
