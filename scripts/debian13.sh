@@ -98,12 +98,12 @@ cpu() {
   local root
   root=$(chroot_dir cpu)
   timed "the trixie chroot (make or top up)" ensure cpu
-  # The unit tests as one process (NCA_LIST_TESTS=OFF: each start loads LibTorch). The suite
+  # The unit tests as one process (NCA_UNIT_TESTS_PER_FILE=OFF: each start loads LibTorch). The suite
   # leaves out the command-line tests of how nca meets the operating system, which run the same
   # code of nca's on the same kernel whichever Debian it is (full disks, device nodes and FIFOs,
   # ulimit, closed pipes, the 25 interrupted runs of the signal matrix; test_signals stays).
   timed "the LibTorch 2.6 build" run_in "$root" \
-    "NCA_BUILD_DIR=build-debian13 scripts/build.sh -DNCA_LIST_TESTS=OFF"
+    "NCA_BUILD_DIR=build-debian13 scripts/build.sh -DNCA_UNIT_TESTS_PER_FILE=OFF"
   timed "the suite on LibTorch 2.6" run_in "$root" \
     "cd build-debian13 && ctest --output-on-failure -j \$(nproc) \
      -E 'cli\\.test_(disk|special_files|process_limits|pipes|signal_matrix)\$'"
@@ -124,7 +124,7 @@ cuda() {
   # without cuDNN, so scripts/gpu-check.sh runs them on a GPU machine.
   timed "the CUDA LibTorch 2.6 build" run_in "$root" \
     "NCA_BUILD_DIR=build-debian13-cuda NCA_BUILD_TARGET='nca nca_tests' scripts/build.sh \
-     -DNCA_LIST_TESTS=OFF -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"
+     -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined"
   # Data-parallel training's NCCL path (src/distributed.cpp under USE_C10D_NCCL) must be in it.
   local nccl
   nccl=$(nm -C build-debian13-cuda/libnca_core.a |

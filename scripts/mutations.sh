@@ -45,16 +45,26 @@ done
 [[ ${#patches[@]} -gt 0 ]] || patches=(tests/mutations/*.patch)
 for p in "${patches[@]}"; do [[ -f $p ]] || die "no patch '$p'" 2; done
 
+# rebuild TARGET...: builds what the tests about to run need (the replay tests run
+# nca_train_trace, the loss-curve tests nca): with --first, nca is linked only when a mutation
+# survives the replay tests, as a link of it takes seconds.
 rebuild() {
-  cmake --build "$build" -j "$(nproc)" --target nca nca_train_trace >"$dir/build.log" 2>&1 ||
+  cmake --build "$build" -j "$(nproc)" --target "$@" >>"$dir/build.log" 2>&1 ||
     { tail -n 30 "$dir/build.log" >&2; return 1; }
 }
 
 # run_tests [--first]: the names of the regression tests that fail, space-separated ("" when
-# none); with --first, at most one: the first that fails.
+# none); with --first, at most one: the first that fails. An unbuildable mutation is
+# "(unbuildable)".
 run_tests() {
-  local t failed=()
+  local t failed=() built=(nca_train_trace)
   for t in "${tests[@]}"; do
+    local target=nca_train_trace
+    [[ $t == cli.* ]] && target=nca
+    if [[ " ${built[*]} " != *" $target "* ]]; then
+      rebuild "$target" || { echo "(unbuildable)"; return; }
+      built+=("$target")
+    fi
     if ! (cd "$build" && ctest -R "^${t//./\\.}\$" >"$dir/ctest-$t.log" 2>&1); then
       failed+=("$t")
       [[ ${1:-} == --first ]] && break
@@ -64,8 +74,9 @@ run_tests() {
 }
 
 if $inner; then
-  if ! rebuild; then echo "(unbuildable)"; exit 0; fi
+  : >"$dir/build.log"
   if $together; then
+    rebuild nca nca_train_trace || { echo "(unbuildable)"; exit 0; }
     # The unmutated check: the regression tests at once, as the suite runs them.
     regex="^($(IFS='|'; echo "${tests[*]//./\\.}"))\$"
     (cd "$build" && ctest -j "$(nproc)" -R "$regex" >"$dir/ctest.log" 2>&1) || true
@@ -73,10 +84,9 @@ if $inner; then
       tr '\n' ' ' | sed 's/ $//'
     grep -q "tests passed, 0 tests failed out of ${#tests[@]}\$" "$dir/ctest.log" ||
       echo "(not all ${#tests[@]} tests ran: see $dir/ctest.log)"
-  elif $first; then
-    run_tests --first
   else
-    run_tests
+    rebuild nca_train_trace || { echo "(unbuildable)"; exit 0; }
+    if $first; then run_tests --first; else run_tests; fi
   fi
   exit 0
 fi

@@ -12,10 +12,10 @@ scripts/deps.sh --sanitize
 build=build-fuzz
 generator=()
 command -v ninja >/dev/null && [[ ! -f "$build/CMakeCache.txt" ]] && generator=(-G Ninja)
-# The unit tests run as one process (NCA_LIST_TESTS=OFF): an instrumented LibTorch process takes
+# The unit tests run as one process (NCA_UNIT_TESTS_PER_FILE=OFF): an instrumented LibTorch process takes
 # 2 s to start, and one per test case made 137 starts, 346 s of the suite's 1,400 CPU seconds.
 cmake -S . -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_COMPILER=clang++ -DNCA_FUZZ=ON -DNCA_LIST_TESTS=OFF >/dev/null
+  -DCMAKE_CXX_COMPILER=clang++ -DNCA_FUZZ=ON -DNCA_UNIT_TESTS_PER_FILE=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 [[ "${1:-}" == --build-only ]] && exit 0
 source tests/sanitizers/env.sh
