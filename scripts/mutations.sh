@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The mutation table of docs/testing.md: plants each bug of tests/mutations/*.patch, one at a
-# time, in a scratch copy of this tree (never in the tree itself), rebuilds there, and runs the
+# The mutation table of docs/testing.md: plants each bug of tests/mutations/*.patch, one bug to a
+# scratch copy of this tree (never in the tree itself), rebuilds there, and runs the
 # training regression tests: the three loss-curve goldens and the independent PyTorch replay.
 # Every mutation must fail at least one of them. Prints a Markdown table; exits 1 when the
 # unmutated tree fails a test or a mutation fails none.
@@ -16,8 +16,9 @@
 # over this tree's path in a private mount namespace (unshare; root, or an unprivileged user
 # namespace): there Ninja sees the same paths and rebuilds only what the patch touches (a copy
 # for each mutation rather than reverting the last one, since a revert would be rebuilt too).
-# Outside the namespace nothing changes. NCA_MUTATION_DIR (default /tmp/nca-mutations) holds the
-# copy and the logs.
+# Outside the namespace nothing changes, so several copies can run side by side, each in its own
+# namespace: NCA_MUTATION_JOBS at a time (default: one per core, as the regression tests run on
+# one thread). NCA_MUTATION_DIR (default /tmp/nca-mutations) holds the copies and the logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -100,39 +101,58 @@ for p in "${patches[@]}"; do
     die "$p no longer applies to this tree: plant the same bug again and save the new diff"
 done
 
-# in_copy [PATCH]: a fresh copy of the tree (every file git knows or would add, and the build
-# directory, time stamps kept) with PATCH applied; rebuilt and tested in the namespace. Prints
-# the failing tests.
+# in_copy SLOT [PATCH]: a fresh copy of the tree (every file git knows or would add, and the
+# build directory, time stamps kept) in $dir/tree-SLOT with PATCH applied; rebuilt and tested in
+# a namespace of its own, with its logs in $dir/slot-SLOT. Prints the failing tests.
 ns=(unshare --mount --propagation private)
 [[ $(id -u) -eq 0 ]] || ns+=(--map-root-user)
 in_copy() {
-  rm -rf "$dir/tree"
-  mkdir -p "$dir/tree"
+  local slot=$1 patch=${2:-} tree=$dir/tree-$1
+  rm -rf "$tree"
+  mkdir -p "$tree" "$dir/slot-$slot"
   { git ls-files -z --cached --others --exclude-standard; printf '%s\0' "$build"; } |
-    tar --null -T - -cf - | tar -C "$dir/tree" -xf -
-  [[ -z ${1:-} ]] || git -C "$dir/tree" apply "$repo/$1"
+    tar --null -T - -cf - | tar -C "$tree" -xf -
+  [[ -z $patch ]] || git -C "$tree" apply "$repo/$patch"
   local mode=(--together)
-  [[ -n ${1:-} ]] && { if $first; then mode=(--first); else mode=(); fi; }
-  "${ns[@]}" bash -c 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"' _ \
-    "$dir/tree" "$repo" bash scripts/mutations.sh --inner "${mode[@]}"
+  [[ -n $patch ]] && { if $first; then mode=(--first); else mode=(); fi; }
+  NCA_MUTATION_DIR=$dir/slot-$slot "${ns[@]}" \
+    bash -c 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"' _ \
+    "$tree" "$repo" bash scripts/mutations.sh --inner "${mode[@]}"
 }
-trap 'rm -rf "$dir/tree"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"/tree-*' EXIT
 
-failed=$(in_copy)
-[[ -z $failed ]] || die "the unmutated tree fails: $failed (logs in $dir)"
+failed=$(in_copy 0)
+[[ -z $failed ]] || die "the unmutated tree fails: $failed (logs in $dir/slot-0)"
 echo "mutations: the unmutated tree passes all ${#tests[@]} tests" >&2
+
+# The mutations, NCA_MUTATION_JOBS at a time (default: one per core; the regression tests run on
+# one thread each), each slot taking every JOBS-th patch; the table comes out in patch order.
+jobs=${NCA_MUTATION_JOBS:-$(nproc)}
+[[ $jobs -ge 1 ]] || jobs=1
+[[ $jobs -le ${#patches[@]} ]] || jobs=${#patches[@]}
+rm -f "$dir"/result-*
+for ((slot = 0; slot < jobs; slot++)); do
+  (
+    for ((i = slot; i < ${#patches[@]}; i += jobs)); do
+      t0=$SECONDS
+      failed=$(in_copy "$slot" "${patches[i]}")
+      printf '%s\n%s\n' "$failed" $((SECONDS - t0)) >"$dir/result-$i"
+    done
+  ) &
+done
+wait
 
 survivors=0
 if $first; then
-  echo "| mutation | caught first by (tests tried in the order ${tests[*]}) | seconds |"
+  echo "| mutation | caught first by (tests tried in the order ${tests[*]}) | seconds ($jobs at a time) |"
 else
-  echo "| mutation | tests that failed | seconds |"
+  echo "| mutation | tests that failed | seconds ($jobs at a time) |"
 fi
 echo "|---|---|---|"
-for p in "${patches[@]}"; do
-  t0=$SECONDS
-  failed=$(in_copy "$p")
+for i in "${!patches[@]}"; do
+  [[ -f $dir/result-$i ]] || die "no result for ${patches[i]} (logs in $dir)"
+  { read -r failed; read -r seconds; } <"$dir/result-$i"
   [[ -n $failed ]] || { failed="NONE: survived"; survivors=$((survivors + 1)); }
-  echo "| $(basename "$p" .patch) | ${failed// /, } | $((SECONDS - t0)) |"
+  echo "| $(basename "${patches[i]}" .patch) | ${failed// /, } | $seconds |"
 done
 [[ $survivors -eq 0 ]]
