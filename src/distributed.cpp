@@ -312,8 +312,10 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, std::chrono::milliseconds timeo
   ::freeaddrinfo(found);
   const std::string who = fmt::format("rank {} of {}", env.rank, env.world_size);
   const std::string where = env.master_addr + ":" + std::to_string(env.master_port);
+  // Rank 0 serves the store itself: only the others can be waiting on a rank 0 that stopped.
   const std::string other_program = "is another program listening on MASTER_PORT " +
-                                    std::to_string(env.master_port) + " (or is rank 0 stopped)?";
+                                    std::to_string(env.master_port) +
+                                    (env.rank == 0 ? "?" : " (or has rank 0 stopped)?");
   // Declared before the store, so that on a failure below it still watches while c10d's
   // threads are stopped.
   impl_->watch = std::make_unique<RendezvousWatch>(
