@@ -119,7 +119,7 @@ in_copy() {
     bash -c 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"' _ \
     "$tree" "$repo" bash scripts/mutations.sh --inner "${mode[@]}"
 }
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"/tree-*' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"/tree-*' EXIT
 
 failed=$(in_copy 0)
 [[ -z $failed ]] || die "the unmutated tree fails: $failed (logs in $dir/slot-0)"
