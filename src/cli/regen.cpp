@@ -42,11 +42,17 @@ std::string poor_recovery_hint(const std::string& experiment, int steps) {
     return "hint: this model was trained with experiment '" + experiment +
            "', which never sees damage; models trained with --experiment regenerating heal "
            "cuts (the shipped data/models/lizard-regenerating.pt, the default, does)";
-  return fmt::format(
-      "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
-      "larger cut may be beyond the model, or {} steps too few; try --steps 500 or a smaller "
-      "cut (--cut square is Distill's 16x16)",
-      steps);
+  constexpr int kMoreSteps = 500;
+  if (steps < kMoreSteps)
+    return fmt::format(
+        "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
+        "larger cut may be beyond the model, or {} steps too few; try --steps {} or a smaller "
+        "cut (--cut square is Distill's 16x16)",
+        steps, kMoreSteps);
+  // Steps are not what it lacks: say only what is left to try.
+  return "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
+         "larger cut may be beyond the model; try a smaller cut (--cut square is Distill's "
+         "16x16)";
 }
 
 int regen(int argc, char** argv) {
