@@ -21,7 +21,7 @@
 # On the GPU machine it should take about 7 minutes: the build about 2 (16 cores), the bench about
 # 3 (torch.compile compiles again in every round's fresh process), the timing 1.
 # Environment: REF (the reference script, default tests/training/reference.py, read by
-# --bundle), ROUNDS (bench rounds; default 2, dry run 1), TIMING_SECONDS (default 60, dry run 10),
+# --bundle), ROUNDS (bench rounds; default 2, dry run 1), TIMING_SECONDS (default 60, dry run 5),
 # PYTHON (default: the first of python3 and /usr/bin/python3 that imports torch).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -80,11 +80,12 @@ $dry && [[ ! -d $bundle ]] && make_bundle
 [[ -d $bundle ]] || die "no $bundle: run scripts/gpu-check.sh --bundle on the development machine and carry it"
 
 if $dry; then
-  # A rehearsal: each step once, short (the CPU reference takes 5 s an iteration).
-  device=cpu rounds=${ROUNDS:-1} timing=${TIMING_SECONDS:-10} peers="ref-cpu nca-cpu"
-  nca_iters=4 ref_iters=3
+  # A rehearsal: each step once, short (the CPU reference takes 5 s an iteration, its first
+  # untimed: one timed iteration each is enough to see that the bench's table is made).
+  device=cpu rounds=${ROUNDS:-1} timing=${TIMING_SECONDS:-5} peers="ref-cpu nca-cpu"
+  nca_iters=2 ref_iters=2 smoke_iters=20
 else
-  device=cuda rounds=${ROUNDS:-2} timing=${TIMING_SECONDS:-60} nca_iters=10 ref_iters=6
+  device=cuda rounds=${ROUNDS:-2} timing=${TIMING_SECONDS:-60} nca_iters=10 ref_iters=6 smoke_iters=50
   peers="ref-cuda ref-cuda-compile nca-cuda"
 fi
 python=${PYTHON:-}
@@ -168,15 +169,15 @@ rm -rf "$work"
 mkdir -p "$work"
 train=(train --target data/lizard.png --config configs/regenerating.toml --seed 1 --device "$device"
   --threads "$threads" --log-every 10)
-step train-50 "$nca" "${train[@]}" --iters 50 --run-dir "$work/a"
-step train-50-again "$nca" "${train[@]}" --iters 50 --run-dir "$work/b"
+step train "$nca" "${train[@]}" --iters "$smoke_iters" --run-dir "$work/a"
+step train-again "$nca" "${train[@]}" --iters "$smoke_iters" --run-dir "$work/b"
 same_curve() { cmp <(cut -d, -f1-5 "$work/a/loss.csv") <(cut -d, -f1-5 "$work/b/loss.csv"); }
 if same_curve >/dev/null 2>&1; then
-  say "- the same seed gave the same loss curve twice (loss.csv, 50 iterations, every column but the time)"
+  say "- the same seed gave the same loss curve twice (loss.csv, $smoke_iters iterations, every column but the time)"
 else
   say "- **the same seed gave two different loss curves** (loss.csv of runs a and b differ)"
 fi
-step resume "$nca" train --run-dir "$work/a" --resume --iters 60 --device "$device" --threads "$threads"
+step resume "$nca" train --run-dir "$work/a" --resume --iters $((smoke_iters + 10)) --device "$device" --threads "$threads"
 grown_on=("$device")
 [[ $device == cpu ]] || grown_on+=(cpu)
 for d in "${grown_on[@]}"; do
@@ -189,7 +190,7 @@ done
 step regen "$nca" regen --model "$work/a" --device "$device" --out "$work/regen"
 say "- regen: $(grep -h "recovered" "$logs/regen.log" | tail -n 1)"
 step export "$nca" export --model "$work/a" --web "$work/page" --torch "$work/model-ts.pt"
-say "- a model trained on $device: $(grep -h "summary\|done:" "$logs/train-50.log" | tail -n 1)"
+say "- a model trained on $device: $(grep -h "summary\|done:" "$logs/train.log" | tail -n 1)"
 
 say ""
 say "## nca bench against the plain PyTorch reference ($rounds rounds, alternating)"
