@@ -146,7 +146,7 @@ wait
 # decided anything; without it, every test ran against every mutation, so all of them).
 baseline=()
 for t in "${tests[@]}"; do
-  $first && ! cat "$dir"/result-* 2>/dev/null | grep -qwF -- "$t" && continue
+  $first && ! grep -qwF -- "$t" "$dir"/result-* && continue
   baseline+=("$t")
 done
 if [[ ${#baseline[@]} -gt 0 ]]; then
