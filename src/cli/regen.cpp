@@ -42,17 +42,16 @@ std::string poor_recovery_hint(const std::string& experiment, int steps) {
     return "hint: this model was trained with experiment '" + experiment +
            "', which never sees damage; models trained with --experiment regenerating heal "
            "cuts (the shipped data/models/lizard-regenerating.pt, the default, does)";
+  const std::string why =
+      "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
+      "larger cut may be beyond the model";
+  const std::string smaller_cut = "a smaller cut (--cut square is Distill's 16x16)";
   constexpr int kMoreSteps = 500;
+  // More steps are suggested only to a run that had fewer.
   if (steps < kMoreSteps)
-    return fmt::format(
-        "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
-        "larger cut may be beyond the model, or {} steps too few; try --steps {} or a smaller "
-        "cut (--cut square is Distill's 16x16)",
-        steps, kMoreSteps);
-  // Steps are not what it lacks: say only what is left to try.
-  return "hint: regenerating training heals random circles (radius 5-20% of the grid's width): a "
-         "larger cut may be beyond the model; try a smaller cut (--cut square is Distill's "
-         "16x16)";
+    return fmt::format("{}, or {} steps too few; try --steps {} or {}", why, steps, kMoreSteps,
+                       smaller_cut);
+  return why + "; try " + smaller_cut;
 }
 
 int regen(int argc, char** argv) {
